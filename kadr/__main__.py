@@ -1,0 +1,5 @@
+import sys
+
+from kadr.cli import main
+
+sys.exit(main())

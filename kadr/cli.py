@@ -1,0 +1,204 @@
+"""The command line: ``kadr generate``, ``kadr models``, ``kadr prompt``, ``kadr check``, ``kadr serve``, ``kadr users``.
+
+Bad input exits non-zero with one line naming the problem; progress goes to stderr; results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from kadr.camera import CAMERA_MOTIONS
+from kadr.errors import GenerationCancelled, KadrError
+from kadr.request import ASPECTS, FORMATS, STYLES
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KadrError as exc:
+        print(f"kadr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kadr: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kadr", description="Self-hostable video generation: text or image to video.")
+    from kadr import __version__
+
+    parser.add_argument("--version", action="version", version=f"kadr {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="make a video from a prompt (and optionally an image)")
+    gen.add_argument("prompt", help='what the video shows, e.g. "Закат над морем, волны, панорама слева направо"')
+    gen.add_argument("-i", "--image", help="first frame for image-to-video (PNG, JPEG, WebP)")
+    gen.add_argument("-o", "--output", help="output file (default: ./kadr-outputs/...)")
+    gen.add_argument("--duration", type=float, default=5.0, help="seconds, 1 to 30 (default 5)")
+    gen.add_argument("--aspect", default="16:9", help="one of " + ", ".join(ASPECTS))
+    gen.add_argument("--resolution", help="a model preset (e.g. 480p) or WIDTHxHEIGHT")
+    gen.add_argument("--fps", type=int, help="frames per second (default: the model's)")
+    gen.add_argument("--style", help="one of " + ", ".join(STYLES))
+    gen.add_argument("--camera", help="one of " + ", ".join(CAMERA_MOTIONS))
+    gen.add_argument("--quality", default="fast", help="fast or high (default fast)")
+    gen.add_argument("--model", help="a model from `kadr models` (default: the quality tier's)")
+    gen.add_argument("--seed", type=int, help="same seed, same video")
+    gen.add_argument("--negative", help="what to avoid")
+    gen.add_argument("--format", default=None, help="one of " + ", ".join(FORMATS) + " (default: from --output, else mp4)")
+    gen.add_argument("--loop", action="store_true", help="make the end flow into the start")
+    gen.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: the best available)")
+    gen.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(func=_cmd_generate)
+
+    models = sub.add_parser("models", help="list models; `kadr models pull NAME` downloads one")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=_cmd_models)
+    models_sub = models.add_subparsers(metavar="ACTION")
+    pull = models_sub.add_parser("pull", help="download a model's weights from the hub (the only network use)")
+    pull.add_argument("name")
+    pull.set_defaults(func=_cmd_pull)
+
+    prompt = sub.add_parser("prompt", help="what kadr understands from a prompt, and advice to improve it")
+    prompt.add_argument("text")
+    prompt.add_argument("--json", action="store_true")
+    prompt.set_defaults(func=_cmd_prompt)
+
+    check = sub.add_parser("check", help="measure a video: camera motion, brightness, colour, flicker")
+    check.add_argument("video")
+    check.add_argument("--camera", help="the camera motion the video should show")
+    check.set_defaults(func=_cmd_check)
+
+    try:
+        from kadr.service.cli import register as register_service
+    except ImportError:  # the service layer is optional at import time
+        register_service = None
+    if register_service is not None:
+        register_service(sub)
+    return parser
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from kadr.engine import Engine
+    from kadr.request import VideoRequest
+
+    fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mp4") or "mp4"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        request = VideoRequest(
+            prompt=args.prompt, negative_prompt=args.negative, image=args.image, duration=args.duration,
+            aspect=args.aspect, resolution=args.resolution, fps=args.fps, style=args.style, camera=args.camera,
+            tier=args.quality, model=args.model, seed=args.seed, loop=args.loop, format=fmt,
+        )
+        engine = Engine(device=args.device)
+        bar = _ProgressBar(enabled=not args.quiet)
+        try:
+            result = engine.generate(request, args.output, on_progress=bar.update)
+        except GenerationCancelled:
+            bar.close()
+            print("kadr: cancelled; no file written", file=sys.stderr)
+            return 130
+        finally:
+            bar.close()
+    for w in caught:
+        if not args.json:
+            print(f"kadr: note: {w.message}", file=sys.stderr)
+    meta = result.metadata
+    if args.json:
+        keys = ("path", "poster", "model", "seed", "frames", "fps", "width", "height", "duration", "camera",
+                "style", "timings", "warnings")
+        print(json.dumps({k: meta[k] for k in keys}, ensure_ascii=False))
+    else:
+        t = meta["timings"]
+        print(meta["path"])
+        print(f"{meta['model']} · {meta['width']}x{meta['height']} · {meta['frames']} frames @ {meta['fps']} fps "
+              f"({meta['duration']:g} s) · camera {meta['camera']} · seed {meta['seed']} · "
+              f"load {t['load']:.1f}s, generate {t['generate']:.1f}s, encode {t['encode']:.1f}s")
+    return 0
+
+
+class _ProgressBar:
+    """tqdm on stderr, fed by the engine's Progress reports."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr is not None
+        self.bar: Any = None
+
+    def update(self, progress: Any) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, file=sys.stderr, unit="%", bar_format="{desc} {bar} {n:.0f}% [{elapsed}<{remaining}]")
+        stage = progress.stage if not progress.chunks or progress.chunks == 1 else f"{progress.stage} {progress.chunk}/{progress.chunks}"
+        self.bar.set_description_str(f"{stage:<14}")
+        self.bar.n = round(progress.fraction * 100, 1)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from kadr.pipelines.registry import model_rows
+
+    rows = model_rows()
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], ensure_ascii=False))
+        return 0
+    header = ("NAME", "TASKS", "TIER", "PARAMS", "RESOLUTION", "FPS", "LONGEST", "WEIGHTS")
+    table = [header] + [
+        (r.name, r.tasks, r.tiers, r.parameters, r.resolution, str(r.fps), f"{r.longest_clip_s:g}s",
+         "present" if r.present else "not pulled") for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from kadr.pipelines.hub import pull
+
+    path = pull(args.name)
+    print(path)
+    return 0
+
+
+def _cmd_prompt(args: argparse.Namespace) -> int:
+    from kadr.prompt import prompt_command
+
+    print(prompt_command(args.text, args.json))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from kadr.camera import validate_motion
+    from kadr.video.checks import check_video
+
+    camera = validate_motion(args.camera, "camera")
+    if not Path(args.video).is_file():
+        print(f"kadr: error: video: no such file {args.video}", file=sys.stderr)
+        return 2
+    report = check_video(args.video, camera=camera)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0 if report.get("camera_ok", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+"""generate(): request -> plan -> pipeline -> post-processing -> encoder.
+
+The engine owns everything around the model: choosing it, fitting the request to its constraints,
+making long videos as consecutive chunks that continue from the previous chunk's last frame,
+streaming each chunk into the encoder (memory stays flat however long the video), progress with an
+ETA, and cancel within one denoising step with no partial file left.
+
+It knows nothing about whether it runs under the CLI, a service worker thread or a Ray actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import threading
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+import numpy as np
+import torch
+from PIL import Image
+
+from kadr.camera import CAMERA_MOTIONS, CameraPath
+from kadr.errors import GenerationCancelled, InvalidRequestError
+from kadr.pipelines import registry
+from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
+from kadr.post.continuity import LoopBlender, match_colors
+from kadr.request import ASPECTS, VideoRequest, parse_size
+from kadr.video.encode import VideoWriter, container_tags, even_size, save_poster
+
+if TYPE_CHECKING:
+    from kadr.prompt import PromptPlan
+
+log = logging.getLogger("kadr.engine")
+
+LOOP_OVERLAP_S = 0.5  # seconds cross-faded at the end of a looping video
+
+
+class CancelSignal(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report. ``fraction`` is overall completion in [0, 1]."""
+
+    stage: str  # "plan" | "load" | "generate" | "encode" | "done"
+    step: int
+    total: int
+    fraction: float
+    eta_s: float | None
+    chunk: int = 0
+    chunks: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """The request fitted to one model: everything the run needs, decided before anything loads."""
+
+    spec: ModelSpec
+    task: str
+    width: int
+    height: int
+    fps: int
+    num_frames: int  # frames in the output file
+    chunk_frames: tuple[int, ...]  # frames per model pass; each obeys the model's frame rule
+    steps: int
+    guidance_scale: float
+    prompt: str  # the final prompt the backend receives
+    negative_prompt: str
+    camera: str
+    camera_speed: float
+    style: str | None
+    seed: int
+    loop_overlap: int
+    warnings: tuple[str, ...]
+    prompt_plan: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def generated_frames(self) -> int:
+        """Frames the model makes: output frames plus those a loop folds back into the end."""
+        return self.num_frames + self.loop_overlap
+
+
+@dataclass
+class Result:
+    path: Path
+    poster_path: Path
+    metadata: dict[str, Any]
+
+
+class Engine:
+    """Holds loaded backends (one per model and device) and runs generations; safe to share between threads."""
+
+    def __init__(self, device: str | None = None, output_dir: str | Path = "kadr-outputs") -> None:
+        self.device = device
+        self.output_dir = Path(output_dir)
+        self._backends: dict[str, VideoBackend] = {}
+        self._lock = threading.Lock()
+
+    # ---- planning ---------------------------------------------------------------------------
+
+    def plan(self, request: VideoRequest) -> GenerationPlan:
+        """Fit the request to a model. Hard violations raise InvalidRequestError; soft ones warn and round."""
+        notes: list[str] = []
+        task = request.task
+        spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, task)
+        if task not in spec.tasks:
+            able = [s.name for s in registry.all_specs() if task in s.tasks]
+            raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))
+
+        understood = _understand_prompt(request)
+        prompt_plan = understood.to_dict() if understood is not None else {}
+        camera, speed = _choose_camera(request, prompt_plan)
+        style = request.style or prompt_plan.get("style")
+        notes.extend(prompt_plan.get("warnings", []))
+
+        width, height = _fit_size(request, spec, notes)
+        fps = request.fps or spec.native_fps
+        low, high = spec.fps_range
+        if not low <= fps <= high:
+            clamped = min(max(fps, low), high)
+            notes.append(f"fps {fps} is outside {spec.name}'s range {low}-{high}; using {clamped}")
+            fps = clamped
+
+        num_frames = max(1, round(request.duration * fps))
+        loop_overlap = min(round(LOOP_OVERLAP_S * fps), num_frames // 3) if request.loop else 0
+        chunks = _chunk_frames(spec, num_frames + loop_overlap)
+        if len(chunks) > 1 and IMAGE_TO_VIDEO not in spec.tasks:
+            raise InvalidRequestError(
+                "duration", request.duration,
+                f"at most {spec.longest_clip_s:g} s with {spec.name}, which cannot continue from an image; "
+                "pick a model that does image-to-video for longer videos",
+            )
+        if chunks[0] != min(num_frames + loop_overlap, spec.frame_rule.maximum):
+            notes.append(f"{spec.name} makes {chunks[0]} frames per pass; extra frames are trimmed")
+
+        final_prompt = _final_prompt(understood, spec)
+        negative = request.negative_prompt if request.negative_prompt is not None else spec.negative_prompt
+        seed = request.seed if request.seed is not None else secrets.randbits(32)
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+        return GenerationPlan(
+            spec=spec, task=task, width=width, height=height, fps=fps, num_frames=num_frames,
+            chunk_frames=tuple(chunks), steps=spec.steps[request.tier], guidance_scale=spec.guidance_scale,
+            prompt=final_prompt, negative_prompt=negative, camera=camera, camera_speed=speed, style=style,
+            seed=seed, loop_overlap=loop_overlap, warnings=tuple(notes), prompt_plan=prompt_plan,
+        )
+
+    # ---- models -----------------------------------------------------------------------------
+
+    def backend(self, spec: ModelSpec) -> VideoBackend:
+        """The loaded backend for ``spec`` (loaded once, then reused)."""
+        with self._lock:
+            if spec.name not in self._backends:
+                self._backends[spec.name] = registry.load_backend(spec, device=self.device)
+            return self._backends[spec.name]
+
+    # ---- running ----------------------------------------------------------------------------
+
+    def generate(
+        self,
+        request: VideoRequest,
+        output: str | Path | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelSignal | Callable[[], bool] | None = None,
+        backend: VideoBackend | None = None,
+    ) -> Result:
+        """Make the video for ``request`` and write it to ``output`` (default: ./kadr-outputs/...).
+
+        ``cancel`` is an Event-like object (``is_set()``) or a callable returning True to stop;
+        it is checked after every denoising step. ``backend`` overrides the registry's choice
+        (tests pass pipelines built from tiny components).
+        """
+        t_start = time.perf_counter()
+        is_cancelled = _cancel_checker(cancel)
+        report = on_progress or (lambda _p: None)
+        plan = self.plan(request)
+        report(Progress("plan", 0, 0, 0.0, None, 0, len(plan.chunk_frames)))
+        path = Path(output) if output is not None else self._default_output(plan, request.format)
+        poster_path = path.with_suffix(".png")
+
+        report(Progress("load", 0, 1, 0.0, None, 0, len(plan.chunk_frames)))
+        t_load = time.perf_counter()
+        model = backend if backend is not None else self.backend(plan.spec)
+        load_s = time.perf_counter() - t_load
+        if is_cancelled():
+            raise GenerationCancelled("cancelled before generation started")
+
+        tracker = _StepTracker(plan, report, is_cancelled)
+        # Poses for every frame the passes make, trimmed ones included: (sum of new frames per pass, 3).
+        covered = plan.chunk_frames[0] + sum(n - 1 for n in plan.chunk_frames[1:])
+        camera = CameraPath.from_motion(plan.camera, covered, plan.fps, plan.camera_speed)
+        generator = torch.Generator(device="cpu").manual_seed(plan.seed)
+        condition = _fit_image(request.image, plan.width, plan.height) if request.image is not None else None
+        loop = LoopBlender(plan.num_frames, plan.loop_overlap) if plan.loop_overlap else None
+        tags = container_tags(request.prompt, plan.spec.name, plan.seed,
+                              {"camera": plan.camera, "style": plan.style, "tier": request.tier})
+        encode_s = 0.0
+        poster: np.ndarray | None = None
+        made = 0  # frames produced so far (before loop folding)
+        with VideoWriter(path, fps=plan.fps, width=plan.width, height=plan.height, fmt=request.format, tags=tags) as writer:
+            for index, n in enumerate(plan.chunk_frames):
+                tracker.start_chunk(index)
+                # A continuation pass starts on the previous pass's last frame, which is already written.
+                first = 0 if index == 0 else 1
+                path_slice = camera.slice(max(0, made - first), max(0, made - first) + n)
+                out = model(
+                    prompt=plan.prompt, negative_prompt=plan.negative_prompt, image=condition,
+                    height=plan.height, width=plan.width, num_frames=n, fps=plan.fps,
+                    num_inference_steps=plan.steps, guidance_scale=plan.guidance_scale,
+                    generator=generator, camera=path_slice, callback_on_step_end=tracker.on_step,
+                )
+                frames = _checked_frames(out.frames, n, plan)
+                if index > 0:
+                    frames = match_colors(frames, np.asarray(condition))
+                new = frames[first: first + plan.generated_frames - made]
+                made += len(new)
+                condition = Image.fromarray(frames[-1])
+                t_enc = time.perf_counter()
+                ready = loop.process(new) if loop else new
+                if poster is None and len(ready):
+                    poster = ready[min(len(ready) - 1, plan.fps // 2)].copy()
+                if len(ready):
+                    writer.write(ready)
+                encode_s += time.perf_counter() - t_enc
+                if is_cancelled():
+                    raise GenerationCancelled("cancelled")
+                if made >= plan.generated_frames:
+                    break
+            report(Progress("encode", tracker.done, tracker.total, 0.99, 0.0, len(plan.chunk_frames), len(plan.chunk_frames)))
+            t_enc = time.perf_counter()
+        encode_s += time.perf_counter() - t_enc  # the flush in VideoWriter.__exit__
+        assert poster is not None  # at least one frame was written, or VideoWriter raised
+        save_poster(poster, poster_path)
+        total_s = time.perf_counter() - t_start
+        generate_s = max(0.0, total_s - load_s - encode_s)
+        report(Progress("done", tracker.total, tracker.total, 1.0, 0.0, len(plan.chunk_frames), len(plan.chunk_frames)))
+        metadata = {
+            "path": str(path),
+            "poster": str(poster_path),
+            "model": plan.spec.name,
+            "task": plan.task,
+            "seed": plan.seed,
+            "frames": writer.frames_written,
+            "fps": plan.fps,
+            "width": writer.width,
+            "height": writer.height,
+            "duration": round(writer.frames_written / plan.fps, 3),
+            "format": request.format,
+            "tier": request.tier,
+            "steps": plan.steps,
+            "chunks": len(plan.chunk_frames),
+            "camera": plan.camera,
+            "style": plan.style,
+            "prompt": request.prompt,
+            "final_prompt": plan.prompt,
+            "warnings": list(plan.warnings),
+            "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3),
+                        "encode": round(encode_s, 3), "total": round(total_s, 3)},
+        }
+        return Result(path=path, poster_path=poster_path, metadata=metadata)
+
+    def _default_output(self, plan: GenerationPlan, fmt: str) -> Path:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return self.output_dir / f"{stamp}-{plan.spec.name}-{plan.seed}.{fmt}"
+
+
+class _StepTracker:
+    """Turns per-step callbacks into Progress reports with an ETA, and raises on cancel."""
+
+    def __init__(self, plan: GenerationPlan, report: ProgressCallback, is_cancelled: Callable[[], bool]) -> None:
+        self.report = report
+        self.is_cancelled = is_cancelled
+        self.chunks = len(plan.chunk_frames)
+        self.total = plan.steps * self.chunks
+        self.done = 0
+        self.chunk = 0
+        self.started = time.perf_counter()
+
+    def start_chunk(self, index: int) -> None:
+        self.chunk = index
+        self.report(Progress("generate", self.done, self.total, self.done / max(1, self.total) * 0.98,
+                             self._eta(), index + 1, self.chunks))
+
+    def on_step(self, step_index: int, total_steps: int) -> None:
+        if self.is_cancelled():
+            raise GenerationCancelled("cancelled")
+        self.done = self.chunk * (self.total // max(1, self.chunks)) + step_index + 1
+        self.report(Progress("generate", self.done, self.total, self.done / max(1, self.total) * 0.98,
+                             self._eta(), self.chunk + 1, self.chunks))
+
+    def _eta(self) -> float | None:
+        if self.done == 0:
+            return None
+        per_step = (time.perf_counter() - self.started) / self.done
+        return round(per_step * (self.total - self.done), 2)
+
+
+# ---- planning helpers -----------------------------------------------------------------------
+
+
+def _chunk_frames(spec: ModelSpec, wanted: int) -> list[int]:
+    """Frames per pass so that the passes together cover ``wanted`` frames.
+
+    The first pass makes up to the model's maximum; each continuation pass repeats the previous
+    pass's last frame as its first, so it adds (n - 1) new frames.
+    """
+    rule = spec.frame_rule
+    chunks = [rule.ceil(min(wanted, rule.maximum))]
+    covered = chunks[0]
+    while covered < wanted:
+        n = rule.ceil(min(wanted - covered + 1, rule.maximum))
+        if n <= 1:
+            raise ValueError(f"{spec.name}: frame rule {rule} cannot continue a clip")
+        chunks.append(n)
+        covered += n - 1
+    return chunks
+
+
+def _fit_size(request: VideoRequest, spec: ModelSpec, notes: list[str]) -> tuple[int, int]:
+    """(width, height) for the request on this model: explicit size, preset or the model's default for the aspect."""
+    multiple = spec.size_multiple
+    aw, ah = ASPECTS[request.aspect]
+    if request.resolution:
+        size = parse_size(request.resolution)
+        if size is None:
+            if request.resolution not in spec.presets:
+                allowed = ", ".join(spec.presets) or "WIDTHxHEIGHT"
+                raise InvalidRequestError("resolution", request.resolution, f"for {spec.name}: {allowed}, or WIDTHxHEIGHT")
+            short = spec.presets[request.resolution]
+            size = (short * aw // ah, short) if aw >= ah else (short, short * ah // aw)
+        width, height = size
+    else:
+        default = spec.resolution(request.aspect, request.tier)
+        if default is not None:
+            return default
+        # The model has no preset for this aspect: keep the pixel count of its 16:9 size.
+        base_w, base_h = spec.resolution("16:9", request.tier) or next(iter(next(iter(spec.resolutions.values())).values()))
+        area = base_w * base_h
+        height = math.sqrt(area * ah / aw)
+        width, height = int(height * aw / ah), int(height)
+    rounded = (max(multiple, round(width / multiple) * multiple), max(multiple, round(height / multiple) * multiple))
+    rounded = even_size(*rounded)
+    if rounded != (width, height):
+        notes.append(f"size {width}x{height} rounded to {rounded[0]}x{rounded[1]} (multiple of {multiple} for {spec.name})")
+    return rounded
+
+
+def _understand_prompt(request: VideoRequest) -> "PromptPlan | None":
+    """The prompt plan (kadr.prompt), with the request's explicit fields winning; None without a prompt."""
+    if not request.prompt:
+        return None
+    from kadr.prompt import plan_prompt
+
+    return plan_prompt(request.prompt, camera=request.camera, style=request.style, aspect=request.aspect,
+                       duration=request.duration)
+
+
+# Motion the text asks for without a direction: a gentle move reads better than a still frame.
+_UNDIRECTED = {"lateral": ("pan_right", 1.0), "any_motion": ("pan_right", 0.5)}
+
+
+def _choose_camera(request: VideoRequest, prompt_plan: dict[str, Any]) -> tuple[str, float]:
+    speed = float(prompt_plan.get("camera_speed") or 1.0)
+    if request.camera:
+        return request.camera, speed
+    found = prompt_plan.get("camera")
+    if found in CAMERA_MOTIONS:
+        return found, speed
+    if found in _UNDIRECTED:
+        motion, factor = _UNDIRECTED[found]
+        return motion, speed * factor
+    return "static", 1.0
+
+
+def _final_prompt(understood: "PromptPlan | None", spec: ModelSpec) -> str:
+    """The text this model family should receive (English phrases for English-only models)."""
+    if understood is None:
+        return ""
+    from kadr.prompt import final_prompt
+
+    return final_prompt(understood, spec.family)
+
+
+def _fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Scale and centre-crop the conditioning image to cover (width, height)."""
+    scale = max(width / image.width, height / image.height)
+    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))), Image.LANCZOS)
+    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+def _checked_frames(frames: np.ndarray, n: int, plan: GenerationPlan) -> np.ndarray:
+    if frames.ndim != 4 or frames.shape[0] < 1 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise RuntimeError(f"{plan.spec.name} returned frames of shape {frames.shape} {frames.dtype}; expected uint8 (F, H, W, 3)")
+    if frames.shape[1:3] != (plan.height, plan.width):
+        # Some pipelines return the nearest size they support; resize rather than fail the run.
+        frames = np.stack([np.asarray(Image.fromarray(f).resize((plan.width, plan.height), Image.BILINEAR)) for f in frames])
+    return frames
+
+
+def _cancel_checker(cancel: CancelSignal | Callable[[], bool] | None) -> Callable[[], bool]:
+    if cancel is None:
+        return lambda: False
+    if hasattr(cancel, "is_set"):
+        return cancel.is_set  # type: ignore[return-value]
+    return cancel  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> Engine:
+    """The process-wide engine used by :func:`generate` (models stay loaded between calls)."""
+    return Engine()
+
+
+def generate(
+    request: VideoRequest,
+    output: str | Path | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelSignal | Callable[[], bool] | None = None,
+) -> Result:
+    """Make a video: ``generate(VideoRequest(prompt="Закат над морем"), "sunset.mp4")``."""
+    return default_engine().generate(request, output, on_progress=on_progress, cancel=cancel)
+

@@ -1,0 +1,217 @@
+"""VideoRequest: the one place that says what a valid request is.
+
+Every invalid value raises :class:`kadr.errors.InvalidRequestError` naming the field, the value given
+and what is allowed. Model-specific constraints (frame-count rules, size multiples) are not checked
+here: they are soft and the engine rounds them with a warning when it plans the generation.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from PIL import Image, UnidentifiedImageError
+
+from kadr.camera import CAMERA_MOTIONS, validate_motion
+from kadr.errors import InvalidRequestError
+
+ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4)}
+STYLES: tuple[str, ...] = ("realistic", "cinematic", "animation", "artistic")
+TIERS: tuple[str, ...] = ("fast", "high")
+FORMATS: tuple[str, ...] = ("mp4", "webm", "gif")
+IMAGE_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
+
+MIN_DURATION_S = 1.0
+MAX_DURATION_S = 30.0
+MAX_PROMPT_CHARS = 2000
+MAX_IMAGE_PIXELS = 50_000_000  # 50 megapixels: anything larger is refused as a decompression bomb
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+MIN_FPS, MAX_FPS = 1, 60
+MAX_SEED = 2**32 - 1
+MAX_SIDE = 4096
+
+ImageInput = Union[str, Path, bytes, bytearray, Image.Image]
+_SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """What video to make. Construct it directly; validation runs in ``__post_init__``.
+
+    ``image`` accepts a path, raw bytes or a PIL image and is normalised to an RGB PIL image.
+    ``resolution`` is a preset name of the chosen model (e.g. ``"480p"``) or ``"WIDTHxHEIGHT"``.
+    """
+
+    prompt: str = ""
+    negative_prompt: str | None = None
+    image: Any = None
+    duration: float = 5.0
+    aspect: str = "16:9"
+    resolution: str | None = None
+    fps: int | None = None
+    style: str | None = None
+    camera: str | None = None
+    tier: Literal["fast", "high"] = "fast"
+    model: str | None = None
+    seed: int | None = None
+    loop: bool = False
+    format: Literal["mp4", "webm", "gif"] = "mp4"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
+        set_("prompt", _check_prompt(self.prompt, "prompt", required=self.image is None))
+        set_("negative_prompt", _check_prompt(self.negative_prompt, "negative_prompt", required=False) or None)
+        set_("duration", _check_number(self.duration, "duration", MIN_DURATION_S, MAX_DURATION_S, "a number of seconds from 1 to 30"))
+        set_("aspect", _check_choice(str(self.aspect).strip() if self.aspect is not None else None, "aspect", tuple(ASPECTS)))
+        set_("resolution", _check_resolution(self.resolution))
+        if self.fps is not None:
+            fps = _check_number(self.fps, "fps", MIN_FPS, MAX_FPS, f"a whole number of frames per second from {MIN_FPS} to {MAX_FPS}")
+            if fps != int(fps):
+                raise InvalidRequestError("fps", self.fps, f"a whole number of frames per second from {MIN_FPS} to {MAX_FPS}")
+            set_("fps", int(fps))
+        if self.style is not None:
+            set_("style", _check_choice(str(self.style).strip().lower(), "style", STYLES))
+        set_("camera", validate_motion(self.camera, "camera"))
+        set_("tier", _check_choice(self.tier, "tier", TIERS))
+        if self.model is not None and (not isinstance(self.model, str) or not self.model.strip()):
+            raise InvalidRequestError("model", self.model, "a model name from `kadr models`")
+        if self.seed is not None:
+            if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+                raise InvalidRequestError("seed", self.seed, f"a whole number from 0 to {MAX_SEED}")
+        if not isinstance(self.loop, bool):
+            raise InvalidRequestError("loop", self.loop, "true or false")
+        set_("format", _check_choice(str(self.format).lower(), "format", FORMATS))
+        if self.image is not None:
+            set_("image", load_image(self.image))
+
+    @property
+    def task(self) -> str:
+        return "image-to-video" if self.image is not None else "text-to-video"
+
+    def with_(self, **changes: Any) -> "VideoRequest":
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+
+def load_image(value: ImageInput, field_name: str = "image") -> Image.Image:
+    """Open a PNG, JPEG or WebP from a path, bytes or PIL image; return it as RGB.
+
+    Refuses empty files, non-images, corrupt data, other formats and anything over 50 megapixels
+    (checked from the header, before any pixel is decoded), each with a message naming the problem.
+    """
+    if isinstance(value, Image.Image):
+        _check_pixels(value.size, field_name)
+        return value.convert("RGB")
+    if isinstance(value, (str, Path)):
+        path = Path(value)
+        if not path.is_file():
+            raise InvalidRequestError(field_name, str(value), "the path of an existing PNG, JPEG or WebP file")
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise InvalidRequestError(field_name, f"{path.name} ({size} bytes)", f"an image file of at most {MAX_IMAGE_BYTES // 2**20} MB")
+        data = path.read_bytes()
+        label = path.name
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+        label = f"<{len(data)} bytes>"
+    else:
+        raise InvalidRequestError(field_name, type(value).__name__, "a path, bytes or a PIL image (PNG, JPEG or WebP)")
+    if not data:
+        raise InvalidRequestError(field_name, f"{label} (empty file)", "a non-empty PNG, JPEG or WebP image")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidRequestError(field_name, label, f"an image file of at most {MAX_IMAGE_BYTES // 2**20} MB")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+            fmt = probe.format
+            pixels_size = probe.size
+    except UnidentifiedImageError:
+        raise InvalidRequestError(field_name, f"{label} (not an image)", "a PNG, JPEG or WebP image") from None
+    except Image.DecompressionBombError:
+        raise InvalidRequestError(field_name, f"{label} (too many pixels)", "an image of at most 50 megapixels") from None
+    if fmt not in IMAGE_FORMATS:
+        raise InvalidRequestError(field_name, f"{label} ({fmt} image)", "a PNG, JPEG or WebP image")
+    _check_pixels(pixels_size, field_name)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return img.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidRequestError(field_name, f"{label} (corrupt {fmt} data: {exc})", "a complete, readable PNG, JPEG or WebP image") from None
+
+
+def _check_pixels(size: tuple[int, int], field_name: str) -> None:
+    w, h = size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise InvalidRequestError(field_name, f"{w}x{h} ({w * h / 1e6:.1f} megapixels)", "an image of at most 50 megapixels")
+    if w < 8 or h < 8:
+        raise InvalidRequestError(field_name, f"{w}x{h}", "an image at least 8x8 pixels")
+
+
+def _check_prompt(value: Any, name: str, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidRequestError(name, value, "text")
+    text = " ".join(value.split())
+    if required and not text:
+        raise InvalidRequestError(name, value, "a non-empty description of the video (or an image for image-to-video)")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidRequestError(name, f"{len(text)} characters", f"at most {MAX_PROMPT_CHARS} characters")
+    return text
+
+
+def _check_number(value: Any, name: str, low: float, high: float, allowed: str) -> float:
+    if isinstance(value, bool):
+        raise InvalidRequestError(name, value, allowed)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidRequestError(name, value, allowed) from None
+    if not (low <= number <= high):  # also false for NaN
+        raise InvalidRequestError(name, value, allowed)
+    return number
+
+
+def _check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidRequestError(name, value, "one of " + ", ".join(choices))
+    return value
+
+
+def _check_resolution(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError("resolution", value, "a preset name such as 480p, or WIDTHxHEIGHT such as 832x480")
+    text = value.strip().lower()
+    match = _SIZE_RE.match(text)
+    if match:
+        w, h = int(match.group(1)), int(match.group(2))
+        if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
+            raise InvalidRequestError("resolution", value, f"WIDTHxHEIGHT with each side from 16 to {MAX_SIDE}")
+        return f"{w}x{h}"
+    if not re.fullmatch(r"[a-z0-9_\-]+", text):
+        raise InvalidRequestError("resolution", value, "a preset name such as 480p, or WIDTHxHEIGHT such as 832x480")
+    return text
+
+
+def parse_size(resolution: str) -> tuple[int, int] | None:
+    """``"832x480"`` -> (832, 480); a preset name -> None."""
+    match = _SIZE_RE.match(resolution)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+__all__ = [
+    "ASPECTS",
+    "CAMERA_MOTIONS",
+    "FORMATS",
+    "STYLES",
+    "TIERS",
+    "VideoRequest",
+    "load_image",
+    "parse_size",
+]

@@ -1,0 +1,165 @@
+"""Streaming video writer (PyAV): frames in, a finished file out, nothing partial left behind.
+
+Frames arrive chunk by chunk as uint8 (F, H, W, 3) arrays and go straight into the encoder, so memory
+does not grow with duration. The file is written under a temporary name in the target folder and
+renamed only on success; on an error or a cancel the temporary file is removed.
+
+MP4: H.264, yuv420p, moov atom at the front (``+faststart``) so browsers start playing at once.
+WebM: VP9. GIF: palette per file from the first frames. Tags carry prompt, model, seed, kadr version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image
+
+CODECS: dict[str, dict[str, Any]] = {
+    "mp4": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast"},
+            "container_options": {"movflags": "+faststart+use_metadata_tags"}},
+    "webm": {"codec": "libvpx-vp9", "pix_fmt": "yuv420p", "options": {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"},
+             "container_options": {}},
+    "gif": {"codec": "gif", "pix_fmt": "pal8", "options": {}, "container_options": {}},
+}
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """yuv420p needs even dimensions: round each side down to an even number."""
+    return width - width % 2, height - height % 2
+
+
+class VideoWriter:
+    """Context manager writing frames to ``path`` in ``fmt`` (mp4, webm, gif).
+
+    >>> with VideoWriter("out.mp4", fps=24, width=256, height=144, tags={"prompt": "..."}) as w:
+    ...     w.write(frames)   # uint8 (F, H, W, 3), any number of calls
+    """
+
+    def __init__(self, path: str | Path, *, fps: int, width: int, height: int, fmt: str = "mp4",
+                 tags: dict[str, str] | None = None) -> None:
+        if fmt not in CODECS:
+            raise ValueError(f"format must be one of {', '.join(CODECS)}, got {fmt!r}")
+        self.path = Path(path)
+        self.fmt = fmt
+        self.fps = int(fps)
+        self.width, self.height = even_size(width, height)
+        self.tags = {k: str(v) for k, v in (tags or {}).items()}
+        self.frames_written = 0
+        self._tmp_path: Path | None = None
+        self._container: Any = None
+        self._stream: Any = None
+        self._palette: Image.Image | None = None  # GIF only: one palette for the whole file
+        self._argb = np.zeros((256, 4), np.uint8)
+
+    def __enter__(self) -> "VideoWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part.{self.fmt}", dir=self.path.parent)
+        os.close(fd)
+        self._tmp_path = Path(tmp)
+        settings = CODECS[self.fmt]
+        self._container = av.open(str(self._tmp_path), mode="w", format=self.fmt,
+                                  options=dict(settings["container_options"]))
+        for key, value in self.tags.items():
+            self._container.metadata[key] = value
+        stream = self._container.add_stream(settings["codec"], rate=Fraction(self.fps, 1))
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = settings["pix_fmt"]
+        stream.options = dict(settings["options"])
+        stream.time_base = Fraction(1, self.fps)
+        self._stream = stream
+        return self
+
+    def write(self, frames: np.ndarray) -> None:
+        """Encode uint8 frames (F, H, W, 3) or a single (H, W, 3) frame."""
+        if self._stream is None:
+            raise RuntimeError("VideoWriter.write called outside its `with` block")
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"frames must be uint8 (F, H, W, 3), got {frames.dtype} {frames.shape}")
+        frames = frames[:, : self.height, : self.width]  # drop an odd last row/column
+        if frames.shape[1:3] != (self.height, self.width):
+            raise ValueError(f"frame size {frames.shape[2]}x{frames.shape[1]} != writer size {self.width}x{self.height}")
+        for rgb in frames:
+            frame = self._gif_frame(rgb, frames) if self.fmt == "gif" else av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = self.frames_written
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+            self.frames_written += 1
+
+    def _gif_frame(self, rgb: np.ndarray, chunk: np.ndarray) -> av.VideoFrame:
+        """Quantise to one palette per file (swscale cannot make pal8 itself).
+
+        The palette is 160 colours fitted to the first chunk plus a coarse 4x6x4 colour cube, so
+        later chunks whose colours drift still find near neighbours.
+        """
+        if self._palette is None:
+            sample = chunk[:: max(1, len(chunk) // 8)]  # up to ~8 frames side by side
+            mosaic = Image.fromarray(np.concatenate(list(sample), axis=1))
+            fitted = mosaic.quantize(colors=160, method=Image.Quantize.MEDIANCUT).getpalette()[: 160 * 3]
+            fitted += [0, 0, 0] * (160 - len(fitted) // 3)
+            cube = [c for r in np.linspace(0, 255, 4) for g in np.linspace(0, 255, 6) for b in np.linspace(0, 255, 4)
+                    for c in (int(r), int(g), int(b))]
+            self._palette = Image.new("P", (1, 1))
+            self._palette.putpalette(fitted + cube)
+            self._argb = np.zeros((256, 4), np.uint8)  # PyAV wants the palette as ARGB rows
+            self._argb[:, 0] = 255  # opaque
+            self._argb[:, 1:] = np.asarray(fitted + cube, np.uint8).reshape(256, 3)
+        indices = Image.fromarray(rgb).quantize(palette=self._palette, dither=Image.Dither.NONE)
+        return av.VideoFrame.from_ndarray((np.asarray(indices, np.uint8), self._argb), format="pal8")
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        tmp = self._tmp_path
+        try:
+            if exc_type is None:
+                if self.frames_written == 0:
+                    raise ValueError("no frames were written")
+                for packet in self._stream.encode():  # flush the encoder
+                    self._container.mux(packet)
+            self._container.close()
+        except BaseException:
+            self._discard(tmp)
+            raise
+        if exc_type is not None:
+            self._discard(tmp)
+            return
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def _discard(tmp: Path | None) -> None:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def container_tags(prompt: str, model: str, seed: int, extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """Metadata written into the container: readable keys plus one JSON ``comment`` for tools."""
+    from kadr import __version__
+
+    info = {"prompt": prompt, "model": model, "seed": seed, "kadr_version": __version__, **(extra or {})}
+    return {
+        "title": prompt[:200],
+        "comment": json.dumps(info, ensure_ascii=False),
+        "kadr_model": model,
+        "kadr_seed": str(seed),
+        "kadr_version": __version__,
+        "encoder": f"kadr {__version__}",
+    }
+
+
+def save_poster(frame: np.ndarray, path: str | Path) -> Path:
+    """Write one uint8 (H, W, 3) frame as a PNG poster (atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    Image.fromarray(np.ascontiguousarray(frame)).save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path
