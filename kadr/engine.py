@@ -112,11 +112,15 @@ class Engine:
 
     # ---- planning ---------------------------------------------------------------------------
 
-    def plan(self, request: VideoRequest) -> GenerationPlan:
-        """Fit the request to a model. Hard violations raise InvalidRequestError; soft ones warn and round."""
+    def plan(self, request: VideoRequest, spec: ModelSpec | None = None) -> GenerationPlan:
+        """Fit the request to a model (``spec``, else the request's model, else its tier's).
+
+        Hard violations raise InvalidRequestError; soft ones (sizes, fps) are rounded with a warning.
+        """
         notes: list[str] = []
         task = request.task
-        spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, task)
+        if spec is None:
+            spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, task)
         if task not in spec.tasks:
             able = [s.name for s in registry.all_specs() if task in s.tasks]
             raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))
@@ -188,7 +192,7 @@ class Engine:
         t_start = time.perf_counter()
         is_cancelled = _cancel_checker(cancel)
         report = on_progress or (lambda _p: None)
-        plan = self.plan(request)
+        plan = self.plan(request, backend.spec if backend is not None else None)
         report(Progress("plan", 0, 0, 0.0, None, 0, len(plan.chunk_frames)))
         path = Path(output) if output is not None else self._default_output(plan, request.format)
         poster_path = path.with_suffix(".png")

@@ -50,7 +50,7 @@ class LoopBlender:
                 continue
             if i >= tail_start:
                 k = i - tail_start  # 0 .. overlap-1
-                w = (k + 1) / (self.overlap + 1)  # the held-back head frame fades in
+                w = (k + 1) / self.overlap  # the held-back head frame fades in; the last frame is all head
                 frame = np.clip((1 - w) * frame.astype(np.float32) + w * self.head[k].astype(np.float32) + 0.5, 0, 255).astype(np.uint8)
             out.append(frame)
         return np.stack(out) if out else frames[:0]
