@@ -1,0 +1,143 @@
+"""Camera motion read from Russian, English and mixed prompts (kadr.prompt, issue 4)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from kadr.camera import CAMERA_MOTIONS
+from kadr.prompt import plan_prompt
+
+DATA = Path(__file__).parent / "data" / "camera_phrases.json"
+EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "prompts.json"
+LABELS = set(CAMERA_MOTIONS) | {"lateral", "any_motion", None}
+
+
+def _phrases() -> list[dict]:
+    return json.loads(DATA.read_text(encoding="utf-8"))["phrases"]
+
+
+def test_phrase_set_is_large_varied_and_labelled_in_the_vocabulary() -> None:
+    phrases = _phrases()
+    assert len(phrases) >= 150
+    langs = Counter(p["lang"] for p in phrases)
+    assert langs["ru"] >= 75 and langs["en"] >= 75
+    assert {p["camera"] for p in phrases} == LABELS  # every label, distractors (null) included
+    assert len({p["text"] for p in phrases}) == len(phrases)
+    per_label = Counter(p["camera"] for p in phrases)
+    assert min(per_label.values()) >= 10
+
+
+def test_camera_labels_are_right_on_at_least_95_percent() -> None:
+    phrases = _phrases()
+    wrong = [(p["text"], p["camera"], plan_prompt(p["text"]).camera) for p in phrases
+             if plan_prompt(p["text"]).camera != p["camera"]]
+    accuracy = 1 - len(wrong) / len(phrases)
+    assert accuracy >= 0.95, f"accuracy {accuracy:.3f} over {len(phrases)}; wrong: {wrong}"
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_accuracy_holds_per_language(lang: str) -> None:
+    phrases = [p for p in _phrases() if p["lang"] == lang]
+    right = sum(plan_prompt(p["text"]).camera == p["camera"] for p in phrases)
+    assert right / len(phrases) >= 0.95
+
+
+def test_eval_prompts_camera_time_setting_style_and_language() -> None:
+    prompts = json.loads(EVAL.read_text(encoding="utf-8"))["prompts"]
+    for p in prompts:
+        plan = plan_prompt(p["text"])
+        assert plan.language == p["lang"], p["text"]
+        if p.get("camera") not in (None, "any"):
+            assert plan.camera == p["camera"], p["text"]
+        if p.get("setting"):
+            assert plan.setting == p["setting"], p["text"]
+        if p.get("style"):
+            assert plan.style == p["style"], p["text"]
+        if plan.time_of_day is not None:  # unstated time stays None; the model defaults to day
+            assert plan.time_of_day == p["time"], p["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # Inflected forms of one motion all reach the same label (a morphological analyser, not strings).
+        ("Камера приближается к дому", "zoom_in"),
+        ("Камера приблизилась к дому", "zoom_in"),
+        ("Приближаясь, камера показывает дом", "zoom_in"),
+        ("Медленное приближение к дому", "zoom_in"),
+        ("Наезд на дом", "zoom_in"),
+        ("Камера наезжает на дом", "zoom_in"),
+        ("Камера наехала на дом", "zoom_in"),
+        ("Камера отдаляется от дома", "zoom_out"),
+        ("Камера отдалилась от дома", "zoom_out"),
+        ("Отдаление от дома", "zoom_out"),
+        ("Панорама влево", "pan_left"),
+        ("Панорама налево", "pan_left"),
+        ("Панорама справа налево", "pan_left"),
+        ("Панорама вправо", "pan_right"),
+        ("Панорама направо", "pan_right"),
+        ("Панорама слева направо", "pan_right"),
+        ("Камеру поднимают вверх", "tilt_up"),
+        ("Камера поднялась", "tilt_up"),
+    ],
+)
+def test_inflected_russian_forms(text: str, label: str) -> None:
+    assert plan_prompt(text).camera == label
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Машина медленно приближается к дому",  # the car approaches, not the camera
+        "Солнце поднимается над морем",
+        "Люди идут слева направо",
+        "Девушка смотрит в камеру",  # the camera is an object here
+        "The car pulls away from the curb",
+        "People walk from left to right",
+        "Panoramic view of the mountains",
+    ],
+)
+def test_subject_motion_is_not_camera_motion(text: str) -> None:
+    assert plan_prompt(text).camera is None
+
+
+@pytest.mark.parametrize(
+    ("text", "speed"),
+    [
+        ("Камера медленно приближается", 0.5),
+        ("Камера плавно поднимается вверх", 0.5),
+        ("Камера быстро отдаляется", 2.0),
+        ("Быстрый наезд на часы", 2.0),
+        ("Камера приближается", 1.0),
+        ("slow zoom in", 0.5),
+        ("the camera quickly pans left", 2.0),
+        ("camera smoothly tilts down", 0.5),
+        ("Машины быстро едут, статичная камера", 1.0),  # the cars are fast, the camera is still
+    ],
+)
+def test_speed_words(text: str, speed: float) -> None:
+    assert plan_prompt(text).camera_speed == speed
+
+
+def test_negated_motion_is_static_and_later_motion_of_others_is_ignored() -> None:
+    assert plan_prompt("Камера не двигается, а люди идут влево").camera == "static"
+    assert plan_prompt("The camera does not move while people walk left").camera == "static"
+    assert plan_prompt("No camera movement at all").camera == "static"
+
+
+def test_several_camera_moves_keep_the_first_and_warn() -> None:
+    plan = plan_prompt("Камера приближается к дому, потом панорама влево")
+    assert plan.camera == "zoom_in"
+    assert any("zoom_in" in w and "pan_left" in w for w in plan.warnings)
+
+
+@pytest.mark.parametrize("subset", ["holdout", "holdout2"])
+def test_phrasings_written_after_the_parser_also_reach_95_percent(subset: str) -> None:
+    phrases = [p for p in _phrases() if p["set"] == subset]
+    assert len(phrases) >= 40
+    right = sum(plan_prompt(p["text"]).camera == p["camera"] for p in phrases)
+    assert right / len(phrases) >= 0.95
