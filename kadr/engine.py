@@ -31,7 +31,8 @@ from kadr.errors import GenerationCancelled, InvalidRequestError
 from kadr.pipelines import registry
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
 from kadr.post.continuity import LoopBlender, match_colors
-from kadr.request import ASPECTS, VideoRequest, parse_size
+from kadr.request import (ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, VideoRequest,
+                          parse_size)
 from kadr.video.encode import VideoWriter, container_tags, even_size, save_poster
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class GenerationPlan:
 
     spec: ModelSpec
     task: str
+    aspect: str
+    duration: float
     width: int
     height: int
     fps: int
@@ -127,11 +130,15 @@ class Engine:
 
         understood = _understand_prompt(request)
         prompt_plan = understood.to_dict() if understood is not None else {}
+        # Explicit request fields win; then the prompt's hints; then the defaults.
+        aspect = request.aspect or prompt_plan.get("aspect_hint") or DEFAULT_ASPECT
+        duration = request.duration or prompt_plan.get("duration_hint") or DEFAULT_DURATION_S
+        duration = min(max(float(duration), MIN_DURATION_S), MAX_DURATION_S)
         camera, speed = _choose_camera(request, prompt_plan)
         style = request.style or prompt_plan.get("style")
         notes.extend(prompt_plan.get("warnings", []))
 
-        width, height = _fit_size(request, spec, notes)
+        width, height = _fit_size(request, aspect, spec, notes)
         fps = request.fps or spec.native_fps
         low, high = spec.fps_range
         if not low <= fps <= high:
@@ -139,12 +146,12 @@ class Engine:
             notes.append(f"fps {fps} is outside {spec.name}'s range {low}-{high}; using {clamped}")
             fps = clamped
 
-        num_frames = max(1, round(request.duration * fps))
+        num_frames = max(1, round(duration * fps))
         loop_overlap = min(round(LOOP_OVERLAP_S * fps), num_frames // 3) if request.loop else 0
         chunks = _chunk_frames(spec, num_frames + loop_overlap)
         if len(chunks) > 1 and IMAGE_TO_VIDEO not in spec.tasks:
             raise InvalidRequestError(
-                "duration", request.duration,
+                "duration", duration,
                 f"at most {spec.longest_clip_s:g} s with {spec.name}, which cannot continue from an image; "
                 "pick a model that does image-to-video for longer videos",
             )
@@ -157,7 +164,7 @@ class Engine:
         for note in notes:
             warnings.warn(note, stacklevel=2)
         return GenerationPlan(
-            spec=spec, task=task, width=width, height=height, fps=fps, num_frames=num_frames,
+            spec=spec, task=task, aspect=aspect, duration=duration, width=width, height=height, fps=fps, num_frames=num_frames,
             chunk_frames=tuple(chunks), steps=spec.steps[request.tier], guidance_scale=spec.guidance_scale,
             prompt=final_prompt, negative_prompt=negative, camera=camera, camera_speed=speed, style=style,
             seed=seed, loop_overlap=loop_overlap, warnings=tuple(notes), prompt_plan=prompt_plan,
@@ -264,6 +271,7 @@ class Engine:
             "width": writer.width,
             "height": writer.height,
             "duration": round(writer.frames_written / plan.fps, 3),
+            "aspect": plan.aspect,
             "format": request.format,
             "tier": request.tier,
             "steps": plan.steps,
@@ -335,10 +343,10 @@ def _chunk_frames(spec: ModelSpec, wanted: int) -> list[int]:
     return chunks
 
 
-def _fit_size(request: VideoRequest, spec: ModelSpec, notes: list[str]) -> tuple[int, int]:
-    """(width, height) for the request on this model: explicit size, preset or the model's default for the aspect."""
+def _fit_size(request: VideoRequest, aspect: str, spec: ModelSpec, notes: list[str]) -> tuple[int, int]:
+    """(width, height) on this model: the explicit size, a preset, or the model's default for the aspect."""
     multiple = spec.size_multiple
-    aw, ah = ASPECTS[request.aspect]
+    aw, ah = ASPECTS[aspect]
     if request.resolution:
         size = parse_size(request.resolution)
         if size is None:
@@ -349,7 +357,7 @@ def _fit_size(request: VideoRequest, spec: ModelSpec, notes: list[str]) -> tuple
             size = (short * aw // ah, short) if aw >= ah else (short, short * ah // aw)
         width, height = size
     else:
-        default = spec.resolution(request.aspect, request.tier)
+        default = spec.resolution(aspect, request.tier)
         if default is not None:
             return default
         # The model has no preset for this aspect: keep the pixel count of its 16:9 size.
@@ -359,7 +367,7 @@ def _fit_size(request: VideoRequest, spec: ModelSpec, notes: list[str]) -> tuple
         width, height = int(height * aw / ah), int(height)
     rounded = (max(multiple, round(width / multiple) * multiple), max(multiple, round(height / multiple) * multiple))
     rounded = even_size(*rounded)
-    if rounded != (width, height):
+    if request.resolution and rounded != (width, height):  # a derived size is rounded silently
         notes.append(f"size {width}x{height} rounded to {rounded[0]}x{rounded[1]} (multiple of {multiple} for {spec.name})")
     return rounded
 
@@ -371,7 +379,7 @@ def _understand_prompt(request: VideoRequest) -> "PromptPlan | None":
     from kadr.prompt import plan_prompt
 
     return plan_prompt(request.prompt, camera=request.camera, style=request.style, aspect=request.aspect,
-                       duration=request.duration)
+                       duration=request.duration, has_image=request.image is not None)
 
 
 # Motion the text asks for without a direction: a gentle move reads better than a still frame.

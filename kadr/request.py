@@ -24,6 +24,8 @@ TIERS: tuple[str, ...] = ("fast", "high")
 FORMATS: tuple[str, ...] = ("mp4", "webm", "gif")
 IMAGE_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
 
+DEFAULT_DURATION_S = 5.0
+DEFAULT_ASPECT = "16:9"
 MIN_DURATION_S = 1.0
 MAX_DURATION_S = 30.0
 MAX_PROMPT_CHARS = 2000
@@ -41,6 +43,9 @@ _SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
 class VideoRequest:
     """What video to make. Construct it directly; validation runs in ``__post_init__``.
 
+    ``duration`` and ``aspect`` left as None mean "not set by the person": the engine then takes the
+    prompt's hints ("10 секунд", "для сторис") or the defaults (5 s, 16:9).
+
     ``image`` accepts a path, raw bytes or a PIL image and is normalised to an RGB PIL image.
     ``resolution`` is a preset name of the chosen model (e.g. ``"480p"``) or ``"WIDTHxHEIGHT"``.
     """
@@ -48,8 +53,8 @@ class VideoRequest:
     prompt: str = ""
     negative_prompt: str | None = None
     image: Any = None
-    duration: float = 5.0
-    aspect: str = "16:9"
+    duration: float | None = None  # None: the prompt's hint ("10 секунд"), else DEFAULT_DURATION_S
+    aspect: str | None = None  # None: the prompt's hint ("для сторис" -> 9:16), else DEFAULT_ASPECT
     resolution: str | None = None
     fps: int | None = None
     style: str | None = None
@@ -65,8 +70,10 @@ class VideoRequest:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
         set_("prompt", _check_prompt(self.prompt, "prompt", required=self.image is None))
         set_("negative_prompt", _check_prompt(self.negative_prompt, "negative_prompt", required=False) or None)
-        set_("duration", _check_number(self.duration, "duration", MIN_DURATION_S, MAX_DURATION_S, "a number of seconds from 1 to 30"))
-        set_("aspect", _check_choice(str(self.aspect).strip() if self.aspect is not None else None, "aspect", tuple(ASPECTS)))
+        if self.duration is not None:
+            set_("duration", _check_number(self.duration, "duration", MIN_DURATION_S, MAX_DURATION_S, "a number of seconds from 1 to 30"))
+        if self.aspect is not None:
+            set_("aspect", _check_choice(str(self.aspect).strip(), "aspect", tuple(ASPECTS)))
         set_("resolution", _check_resolution(self.resolution))
         if self.fps is not None:
             fps = _check_number(self.fps, "fps", MIN_FPS, MAX_FPS, f"a whole number of frames per second from {MIN_FPS} to {MAX_FPS}")

@@ -168,3 +168,16 @@ def test_plan_hard_errors_name_the_field(engine: Engine) -> None:
 def test_unknown_model_is_a_request_error(engine: Engine) -> None:
     with pytest.raises(InvalidRequestError, match="model: got 'no-such-model'"):
         engine.plan(VideoRequest(prompt="x", model="no-such-model"))
+
+
+def test_prompt_hints_fill_unset_fields_and_explicit_fields_win(engine: Engine) -> None:
+    hinted = engine.plan(VideoRequest(prompt="Закат над морем для сторис, 3 секунды, панорама слева направо"), SPEC)
+    assert (hinted.aspect, hinted.duration, hinted.camera) == ("9:16", 3.0, "pan_right")
+    assert hinted.num_frames == 24 and not hinted.warnings
+    with pytest.warns(UserWarning):
+        explicit = engine.plan(VideoRequest(prompt="Закат над морем для сторис, статичная камера", aspect="1:1",
+                                            camera="zoom_in", duration=2), SPEC)
+    assert (explicit.aspect, explicit.duration, explicit.camera) == ("1:1", 2.0, "zoom_in")
+    assert any("static" in w or "статич" in w for w in explicit.warnings)  # the conflict is shown to the person
+    plain = engine.plan(VideoRequest(prompt="Горы"), SPEC)
+    assert (plain.aspect, plain.duration, plain.camera) == ("16:9", 5.0, "static")

@@ -21,7 +21,8 @@ def _png_bytes(w: int = 32, h: int = 24, fmt: str = "PNG") -> bytes:
 def test_defaults() -> None:
     r = VideoRequest(prompt="  Закат   над морем ")
     assert r.prompt == "Закат над морем"
-    assert (r.duration, r.aspect, r.tier, r.format, r.loop) == (5.0, "16:9", "fast", "mp4", False)
+    # duration and aspect stay unset so the engine can take the prompt's hints before the defaults
+    assert (r.duration, r.aspect, r.tier, r.format, r.loop) == (None, None, "fast", "mp4", False)
     assert r.task == "text-to-video"
 
 
