@@ -30,9 +30,12 @@ BACKEND_MODULES: tuple[str, ...] = (
 BUILTIN_MODEL = "kadr-tiny"
 
 # Preference order per tier when no configuration names a model and several have weights present.
+# Image-to-video-only models come after the text-to-video ones: they serve a tier only for requests with an image.
 TIER_PREFERENCE: dict[str, tuple[str, ...]] = {
-    "fast": ("ltx-video-0.9.7-distilled", "wan2.1-t2v-1.3b", "cogvideox-2b"),
-    "high": ("wan2.2-ti2v-5b", "wan2.1-t2v-14b", "ltx-video-0.9.7", "cogvideox-5b", "wan2.1-t2v-1.3b"),
+    "fast": ("ltx-video-0.9.7-distilled", "ltx-video-0.9.5", "wan2.1-t2v-1.3b", "cogvideox-2b", "svd-xt"),
+    "high": ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b", "wan2.1-t2v-14b", "ltx-video-0.9.7", "cogvideox-5b",
+             "wan2.1-t2v-1.3b", "wan2.2-i2v-a14b", "wan2.1-i2v-14b-720p", "wan2.1-i2v-14b-480p", "cogvideox-5b-i2v",
+             "svd-xt"),
 }
 
 

@@ -1,0 +1,105 @@
+"""CogVideoX (THUDM / Zhipu AI) through diffusers: text-to-video (2B, 5B) and image-to-video (5B-I2V).
+
+Constraints (the CogVideoX model cards, diffusers' CogVideoX docs): 49 frames (8k+1) at 8 fps, 720x480,
+226 text tokens, guidance 6. The 2B model is meant for fp16 and the DDIM scheduler; the 5B models for
+bf16 with the DPM scheduler and dynamic guidance. The I2V model's position embeddings are learned
+for 720x480, so it runs at that size only. Parameters: transformer 1.69B / 5.57B, T5-XXL encoder
+4.76B, VAE 0.22B.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from kadr.errors import InvalidRequestError
+from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
+from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
+from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, load_diffusers_backend
+
+if TYPE_CHECKING:
+    from diffusers import DiffusionPipeline
+
+T5_XXL_ENCODER = 4_760_000_000
+COGVIDEOX_VAE = 216_000_000
+NATIVE_SIZE = (720, 480)
+
+_COMMON: dict[str, Any] = dict(
+    family="cogvideox",
+    native_fps=8,
+    frame_rule=FrameRule(multiple=8, offset=1, minimum=9, maximum=49),
+    size_multiple=16,
+    # The one trained size (3:2); other aspects get the same pixel count from the engine (t2v only).
+    resolutions={"16:9": {"fast": NATIVE_SIZE, "high": NATIVE_SIZE}},
+    guidance_scale=6.0,
+    english_only=True,
+    loader="kadr.pipelines.cogvideox:load",
+    fps_range=(8, 24),
+    presets={"480p": 480},
+)
+
+SPECS: list[ModelSpec] = [
+    DiffusersSpec(
+        name="cogvideox-2b",
+        tasks=(TEXT_TO_VIDEO,),
+        description="CogVideoX 2B text-to-video: 6 s at 720x480, fits consumer GPUs",
+        parameters=1_690_000_000 + T5_XXL_ENCODER + COGVIDEOX_VAE,
+        steps={"fast": 30, "high": 50},
+        repo_id="THUDM/CogVideoX-2b",
+        pipelines={TEXT_TO_VIDEO: "CogVideoXPipeline"},
+        cuda_dtype="float16",
+        memory=MemoryProfile(largest_component=T5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=10 * GiB),
+        call_defaults={"use_dynamic_cfg": False},
+        **_COMMON,
+    ),
+    DiffusersSpec(
+        name="cogvideox-5b",
+        tasks=(TEXT_TO_VIDEO,),
+        description="CogVideoX 5B text-to-video: 6 s at 720x480",
+        parameters=5_570_000_000 + T5_XXL_ENCODER + COGVIDEOX_VAE,
+        steps={"fast": 30, "high": 50},
+        repo_id="THUDM/CogVideoX-5b",
+        pipelines={TEXT_TO_VIDEO: "CogVideoXPipeline"},
+        memory=MemoryProfile(largest_component=5_570_000_000, working_bytes=6 * GiB, vae_decode_bytes=10 * GiB),
+        call_defaults={"use_dynamic_cfg": True},
+        **_COMMON,
+    ),
+    DiffusersSpec(
+        name="cogvideox-5b-i2v",
+        tasks=(IMAGE_TO_VIDEO,),
+        description="CogVideoX 5B image-to-video: 6 s at 720x480 only",
+        parameters=5_570_000_000 + T5_XXL_ENCODER + COGVIDEOX_VAE,
+        steps={"fast": 30, "high": 50},
+        repo_id="THUDM/CogVideoX-5b-I2V",
+        pipelines={IMAGE_TO_VIDEO: "CogVideoXImageToVideoPipeline"},
+        memory=MemoryProfile(largest_component=5_570_000_000, working_bytes=6 * GiB, vae_decode_bytes=10 * GiB),
+        call_defaults={"use_dynamic_cfg": True},
+        **_COMMON,
+    ),
+]
+
+
+class CogVideoXBackend(DiffusersBackend):
+    """CogVideoX reads a fixed number of text tokens, and its I2V model runs at one size only."""
+
+    def pipeline_arguments(self, pipe: "DiffusionPipeline", call: Call) -> dict[str, Any]:
+        config = pipe.transformer.config
+        if config.use_learned_positional_embeddings:
+            scale = pipe.vae_scale_factor_spatial
+            size = (config.sample_width * scale, config.sample_height * scale)
+            if (call.width, call.height) != size:
+                raise InvalidRequestError(
+                    "resolution", f"{call.width}x{call.height}",
+                    f"{size[0]}x{size[1]} only for {self.spec.name} (its position embeddings are learned for it)",
+                )
+        kwargs = super().pipeline_arguments(pipe, call)
+        kwargs["max_sequence_length"] = config.max_text_seq_length  # 226: what the transformer was built for
+        return kwargs
+
+
+def load(spec: ModelSpec, device: str | torch.device | None = None, *,
+         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None) -> CogVideoXBackend:
+    """Build the CogVideoX backend from ``models_dir()/spec.name``."""
+    return load_diffusers_backend(CogVideoXBackend, spec, device, folder=folder, memory=memory)

@@ -1,0 +1,302 @@
+"""What every diffusers-backed model shares: its spec, the adapter from kadr's call to a diffusers
+pipeline call, and the loader that builds pipelines from a pulled folder on a device with a memory policy.
+
+Family modules (wan.py, ltx.py, svd.py, cogvideox.py) hold only their specs and what differs in how
+their pipelines are called. diffusers and transformers are imported inside functions, never at module
+level, so `kadr models` lists every model without importing them.
+
+The camera: none of these models takes a camera path as input; they hear the camera only through the
+prompt text, which ``kadr.prompt.final_prompt`` writes upstream. Backends accept ``camera`` to keep
+the VideoBackend contract and ignore it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
+
+import torch
+from PIL import Image
+
+from kadr.camera import CameraPath
+from kadr.errors import InvalidRequestError, ModelNotAvailableError
+from kadr.pipelines import registry
+from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, PipelineOutput, StepCallback, to_uint8_frames
+from kadr.pipelines.devices import (
+    MemoryPolicy,
+    MemoryProfile,
+    choose_device,
+    choose_dtype,
+    choose_memory_policy,
+    free_gpu_bytes,
+)
+
+if TYPE_CHECKING:
+    from diffusers import DiffusionPipeline
+
+# Files of a diffusers folder: model_index.json at the top and everything the components need inside
+# their subfolders. Weights at the top level are the original single-file checkpoints (LTX-Video, SVD
+# ship them beside the diffusers folders) and are left on the hub.
+DIFFUSERS_LAYOUT: tuple[str, ...] = ("model_index.json", "*/*.json", "*/*.safetensors", "*/*.model", "*/*.txt")
+DIFFUSERS_LAYOUT_FP16: tuple[str, ...] = (
+    "model_index.json", "*/*.json", "*/*.fp16.safetensors", "*/*.model", "*/*.txt"
+)
+
+# Components that run once per denoising step: offloaded block by block, everything else layer by layer.
+DENOISERS = frozenset({"transformer", "transformer_2", "unet"})
+
+
+@dataclass(frozen=True)
+class DiffusersSpec(ModelSpec):
+    """A ModelSpec plus what the loader and the adapter need to run it through diffusers."""
+
+    pipelines: dict[str, str] = field(default_factory=dict)  # task -> diffusers pipeline class name
+    cuda_dtype: str = "bfloat16"  # torch dtype name on CUDA; the CPU always gets float32
+    variant: str | None = None  # weight file variant pulled and loaded ("fp16" for SVD)
+    memory: MemoryProfile | None = None
+    call_defaults: dict[str, Any] = field(default_factory=dict)  # extra pipeline keyword arguments
+    allow_patterns: tuple[str, ...] = DIFFUSERS_LAYOUT  # files `kadr models pull` fetches
+
+
+@dataclass(frozen=True)
+class Call:
+    """kadr's arguments for one chunk, as the engine passed them (camera excluded: see module docstring)."""
+
+    prompt: str
+    negative_prompt: str | None
+    image: Image.Image | None
+    height: int
+    width: int
+    num_frames: int
+    fps: int
+    num_inference_steps: int
+    guidance_scale: float
+
+    @property
+    def task(self) -> str:
+        return IMAGE_TO_VIDEO if self.image is not None else TEXT_TO_VIDEO
+
+
+class DiffusersBackend:
+    """A VideoBackend over one or two diffusers pipelines sharing their components (one per task).
+
+    Subclasses adapt :meth:`pipeline_arguments` where their family names or needs things differently.
+    """
+
+    def __init__(
+        self,
+        spec: DiffusersSpec,
+        pipelines: Mapping[str, "DiffusionPipeline"],
+        device: torch.device | str = "cpu",
+        policy: MemoryPolicy | None = None,
+    ) -> None:
+        missing = [task for task in spec.tasks if task not in pipelines]
+        if missing:
+            raise ValueError(f"{spec.name}: no pipeline given for {', '.join(missing)}")
+        self.spec = spec
+        self.device = torch.device(device)
+        self.policy = policy or MemoryPolicy()
+        self.pipelines = dict(pipelines)
+        # Task whose pipeline holds the model-offload hooks: the loader put them on the first one.
+        self._active: str | None = next(iter(self.pipelines)) if self.policy.offload == "model_offload" else None
+        self._lock = threading.Lock()  # a diffusers pipeline runs one call at a time
+        for pipe in self.pipelines.values():
+            pipe.set_progress_bar_config(disable=True)  # the engine reports progress
+
+    def __call__(
+        self,
+        *,
+        prompt: str,
+        negative_prompt: str | None,
+        image: Image.Image | None,
+        height: int,
+        width: int,
+        num_frames: int,
+        fps: int,
+        num_inference_steps: int,
+        guidance_scale: float,
+        generator: torch.Generator,
+        camera: CameraPath | None,
+        callback_on_step_end: StepCallback | None,
+    ) -> PipelineOutput:
+        del camera  # reaches these models through the prompt text only (see module docstring)
+        call = Call(prompt, negative_prompt, image, height, width, num_frames, fps, num_inference_steps, guidance_scale)
+        with self._lock:
+            # 1. The pipeline for the task.
+            pipe = self.pipeline(call.task)
+            # 2. kadr's arguments in the family's names, then what every diffusers pipeline takes alike.
+            kwargs = self.pipeline_arguments(pipe, call)
+            kwargs.update(
+                generator=generator,
+                output_type="np",
+                callback_on_step_end=_step_adapter(callback_on_step_end, num_inference_steps),
+            )
+            # 3. Denoise and decode; GenerationCancelled raised by the callback propagates from here.
+            result = pipe(**kwargs)
+        # 4. (1, F, H, W, 3) floats in [0, 1] -> (F, H, W, 3) uint8.
+        frames = to_uint8_frames(result.frames)
+        return PipelineOutput(frames, {"pipeline": type(pipe).__name__, "memory": self.policy.offload})
+
+    def pipeline(self, task: str) -> "DiffusionPipeline":
+        """The pipeline serving ``task``; under model offload, moves the offload hooks onto it first."""
+        if task not in self.spec.tasks:
+            if task == IMAGE_TO_VIDEO:
+                raise InvalidRequestError("image", "<image>", f"none: {self.spec.name} does text-to-video only")
+            raise InvalidRequestError("image", None, f"an image: {self.spec.name} makes video from an image only")
+        pipe = self.pipelines[task]
+        if self.policy.offload == "model_offload" and self._active != task:
+            # Pipelines of one model share modules; offload hooks belong to one pipeline at a time.
+            pipe.enable_model_cpu_offload(device=self.device)
+        self._active = task
+        return pipe
+
+    def pipeline_arguments(self, pipe: "DiffusionPipeline", call: Call) -> dict[str, Any]:
+        """kadr's call as keyword arguments of ``pipe``; the model's fixed extras are applied last."""
+        kwargs: dict[str, Any] = {
+            "prompt": call.prompt,
+            "negative_prompt": call.negative_prompt,
+            "height": call.height,
+            "width": call.width,
+            "num_frames": call.num_frames,
+            "num_inference_steps": call.num_inference_steps,
+            "guidance_scale": call.guidance_scale,
+        }
+        if call.image is not None:
+            kwargs["image"] = call.image
+        kwargs.update(self.spec.call_defaults)
+        return kwargs
+
+
+def _step_adapter(callback: StepCallback | None, fallback_total: int) -> Callable[..., dict[str, Any]] | None:
+    """diffusers' ``callback_on_step_end(pipe, i, t, kwargs) -> kwargs`` around kadr's ``callback(i, total)``."""
+    if callback is None:
+        return None
+
+    def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        # The pipeline's own count: custom timestep lists (LTX distilled) differ from num_inference_steps.
+        total = int(getattr(pipe, "_num_timesteps", 0) or fallback_total)
+        callback(int(step), total)
+        return callback_kwargs
+
+    return on_step_end
+
+
+# ---- loading ----------------------------------------------------------------------------------
+
+B = TypeVar("B", bound=DiffusersBackend)
+
+
+def load_diffusers_backend(
+    backend_class: type[B],
+    spec: ModelSpec,
+    device: str | torch.device | None = None,
+    *,
+    folder: str | Path | None = None,
+    memory: MemoryPolicy | str | None = None,
+) -> B:
+    """Build ``backend_class`` for ``spec`` from its pulled folder, never touching the network.
+
+    ``device``: None picks CUDA when present, else the CPU. ``memory``: a MemoryPolicy or an offload
+    mode name to force one; None chooses from the free GPU memory. ``folder`` overrides where the
+    weights are (default: ``registry.models_dir()/spec.name``).
+    """
+    if not isinstance(spec, DiffusersSpec):
+        raise TypeError(f"{spec.name} is not a diffusers model spec")
+    path = Path(folder) if folder is not None else registry.weights_path(spec)
+    if path is None or not (path / "model_index.json").is_file():
+        raise ModelNotAvailableError(f"{spec.name}: weights not present; run `kadr models pull {spec.name}`")
+    target = choose_device(device)
+    dtype = choose_dtype(target, getattr(torch, spec.cuda_dtype))
+    if isinstance(memory, str):
+        policy = MemoryPolicy(memory, memory != "none", "chosen by the caller")  # type: ignore[arg-type]
+    else:
+        policy = memory or choose_memory_policy(spec, free_gpu_bytes(target), bytes_per_param=dtype.itemsize)
+    pipelines = build_pipelines(spec, path, dtype)
+    place_pipelines(pipelines, policy, target)
+    return backend_class(spec, pipelines, device=target, policy=policy)
+
+
+def build_pipelines(spec: DiffusersSpec, folder: Path, dtype: torch.dtype) -> dict[str, "DiffusionPipeline"]:
+    """Load the folder's pipeline (local files only) and arrange it per task."""
+    import diffusers
+
+    base = diffusers.DiffusionPipeline.from_pretrained(
+        folder, local_files_only=True, variant=spec.variant, **_dtype_kwarg(dtype)
+    )
+    return pipelines_per_task(spec, base, source=str(folder))
+
+
+def pipelines_per_task(
+    spec: DiffusersSpec, base: "DiffusionPipeline", source: str = "the folder"
+) -> dict[str, "DiffusionPipeline"]:
+    """One pipeline per task; a second one shares ``base``'s modules (no second copy in memory)."""
+    import diffusers
+
+    classes = {task: getattr(diffusers, name) for task, name in spec.pipelines.items()}
+    if not any(isinstance(base, cls) for cls in classes.values()):
+        expected = ", ".join(sorted(set(spec.pipelines.values())))
+        raise ModelNotAvailableError(
+            f"{spec.name}: {source} holds a {type(base).__name__}, expected {expected}; "
+            f"pull it again with `kadr models pull {spec.name}`"
+        )
+    return {task: base if isinstance(base, classes[task]) else share_components(classes[task], base)
+            for task in spec.tasks}
+
+
+def share_components(cls: type["DiffusionPipeline"], base: "DiffusionPipeline") -> "DiffusionPipeline":
+    """A ``cls`` pipeline over ``base``'s modules and matching config (e.g. Wan 2.2's ``expand_timesteps``).
+
+    Not ``from_pipe``: that casts every module with ``.to(dtype)``, which would also cast the
+    modules diffusers keeps in float32 inside a bf16 model (Wan's norms and time embedder).
+    """
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {name: module for name, module in base.components.items() if name in accepted}
+    kwargs.update({key: value for key, value in base.config.items() if key in accepted and key not in kwargs})
+    return cls(**kwargs)
+
+
+def place_pipelines(pipelines: Mapping[str, "DiffusionPipeline"], policy: MemoryPolicy, device: torch.device) -> None:
+    """Put the (shared) modules where ``policy`` says; the loader's job, never the call's."""
+    first = next(iter(pipelines.values()))
+    if policy.offload == "none":
+        first.to(device)
+    elif policy.offload == "model_offload":
+        first.enable_model_cpu_offload(device=device)  # later task switches move the hooks (DiffusersBackend.pipeline)
+    else:
+        apply_group_offload(first, device)
+    if policy.vae_tiling:
+        vae = getattr(first, "vae", None)
+        if vae is not None and hasattr(vae, "use_tiling"):  # SVD's temporal decoder has no tiling
+            vae.enable_tiling()
+
+
+def apply_group_offload(pipe: "DiffusionPipeline", device: torch.device) -> None:
+    """Stream weights from CPU memory: denoisers block by block, other modules layer by layer."""
+    from diffusers.hooks import apply_group_offloading
+
+    use_stream = device.type == "cuda"  # overlap transfers with compute where there are CUDA streams
+    for name, module in pipe.components.items():
+        if not isinstance(module, torch.nn.Module):
+            continue
+        if name in DENOISERS:
+            options: dict[str, Any] = {"offload_type": "block_level", "num_blocks_per_group": 1}
+        else:
+            options = {"offload_type": "leaf_level"}
+        apply = getattr(module, "enable_group_offload", None)
+        if apply is not None:
+            apply(onload_device=device, offload_device=torch.device("cpu"), use_stream=use_stream, **options)
+        else:
+            apply_group_offloading(module, onload_device=device, offload_device=torch.device("cpu"),
+                                   use_stream=use_stream, **options)
+
+
+def _dtype_kwarg(dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """Newer diffusers take ``dtype`` and deprecate ``torch_dtype``; use whichever this version takes."""
+    try:
+        from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401  (present since the rename)
+    except ImportError:
+        return {"torch_dtype": dtype}
+    return {"dtype": dtype}

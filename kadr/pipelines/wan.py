@@ -1,0 +1,184 @@
+"""Wan 2.1 / 2.2 (Wan-AI) through diffusers: text-to-video and image-to-video.
+
+Constraints (diffusers docs, Wan-AI/Wan2.1 and Wan2.2 READMEs): frames 4k+1 up to 81 at 16 fps for
+Wan 2.1 and the A14B models, up to 121 at 24 fps for Wan2.2-TI2V-5B; sides a multiple of 16 (VAE x8,
+patch x2), of 32 for TI2V-5B (VAE x16, patch x2). Scheduler shift 3.0 at 480p and 5.0 at 720p.
+Parameter counts are totals of the published component sizes: UMT5-XXL encoder 5.68B, Wan 2.1 VAE
+0.13B, Wan 2.2 VAE about 0.7B, CLIP ViT-H image encoder 0.63B (Wan2.1-I2V only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
+from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
+from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, load_diffusers_backend
+
+if TYPE_CHECKING:
+    from diffusers import DiffusionPipeline
+
+# The negative prompt Wan-AI ship in their repositories and examples (Chinese; the text encoder is multilingual).
+WAN_NEGATIVE_PROMPT = (
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，"
+    "JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，"
+    "手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
+)
+
+UMT5_XXL_ENCODER = 5_680_000_000
+WAN21_VAE = 127_000_000
+WAN22_VAE = 705_000_000
+CLIP_VIT_H = 632_000_000
+
+# Scheduler flow shift by output area: 5.0 from 720p, 3.0 below (diffusers' Wan docs).
+SHIFT_720P, SHIFT_480P = 5.0, 3.0
+AREA_720P = 1280 * 704  # TI2V-5B's 720p size, the smallest "720p" any Wan model uses
+
+_SIZES_480P = {"16:9": (832, 480), "9:16": (480, 832), "1:1": (624, 624)}
+_SIZES_720P = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (960, 960)}
+_SIZES_720P_32 = {"16:9": (1280, 704), "9:16": (704, 1280), "1:1": (960, 960)}
+_SIZES_480P_32 = {"16:9": (832, 480), "9:16": (480, 832), "1:1": (640, 640)}
+
+
+def _tiers(fast: dict[str, tuple[int, int]], high: dict[str, tuple[int, int]]) -> dict[str, dict[str, tuple[int, int]]]:
+    return {aspect: {"fast": fast[aspect], "high": high[aspect]} for aspect in fast}
+
+
+_WAN21_FRAMES = FrameRule(multiple=4, offset=1, minimum=5, maximum=81)
+_COMMON: dict[str, Any] = dict(
+    family="wan",
+    native_fps=16,
+    frame_rule=_WAN21_FRAMES,
+    size_multiple=16,
+    negative_prompt=WAN_NEGATIVE_PROMPT,
+    english_only=False,  # UMT5 is multilingual; kadr.prompt passes Russian through to Wan (its MULTILINGUAL set)
+    loader="kadr.pipelines.wan:load",
+    fps_range=(8, 30),
+)
+
+SPECS: list[ModelSpec] = [
+    DiffusersSpec(
+        name="wan2.1-t2v-1.3b",
+        tasks=(TEXT_TO_VIDEO,),
+        description="Wan 2.1 text-to-video, 1.3B: 480p, runs in about 8 GB with offload",
+        parameters=1_300_000_000 + UMT5_XXL_ENCODER + WAN21_VAE,
+        resolutions=_tiers(_SIZES_480P, _SIZES_480P),
+        steps={"fast": 30, "high": 50},
+        guidance_scale=5.0,
+        repo_id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        presets={"480p": 480},
+        pipelines={TEXT_TO_VIDEO: "WanPipeline"},
+        memory=MemoryProfile(largest_component=UMT5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=4 * GiB),
+        **_COMMON,
+    ),
+    DiffusersSpec(
+        name="wan2.1-t2v-14b",
+        tasks=(TEXT_TO_VIDEO,),
+        description="Wan 2.1 text-to-video, 14B: 480p (fast) and 720p (high)",
+        parameters=14_000_000_000 + UMT5_XXL_ENCODER + WAN21_VAE,
+        resolutions=_tiers(_SIZES_480P, _SIZES_720P),
+        steps={"fast": 30, "high": 50},
+        guidance_scale=5.0,
+        repo_id="Wan-AI/Wan2.1-T2V-14B-Diffusers",
+        presets={"480p": 480, "720p": 720},
+        pipelines={TEXT_TO_VIDEO: "WanPipeline"},
+        memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
+        **_COMMON,
+    ),
+    DiffusersSpec(
+        name="wan2.1-i2v-14b-480p",
+        tasks=(IMAGE_TO_VIDEO,),
+        description="Wan 2.1 image-to-video, 14B, 480p",
+        parameters=14_000_000_000 + UMT5_XXL_ENCODER + WAN21_VAE + CLIP_VIT_H,
+        resolutions=_tiers(_SIZES_480P, _SIZES_480P),
+        steps={"fast": 30, "high": 50},
+        guidance_scale=5.0,
+        repo_id="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+        presets={"480p": 480},
+        pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
+        memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=6 * GiB, vae_decode_bytes=4 * GiB),
+        **_COMMON,
+    ),
+    DiffusersSpec(
+        name="wan2.1-i2v-14b-720p",
+        tasks=(IMAGE_TO_VIDEO,),
+        description="Wan 2.1 image-to-video, 14B, 720p",
+        parameters=14_000_000_000 + UMT5_XXL_ENCODER + WAN21_VAE + CLIP_VIT_H,
+        resolutions=_tiers(_SIZES_720P, _SIZES_720P),
+        steps={"fast": 30, "high": 50},
+        guidance_scale=5.0,
+        repo_id="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
+        presets={"720p": 720},
+        pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
+        memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
+        **_COMMON,
+    ),
+    DiffusersSpec(
+        name="wan2.2-ti2v-5b",
+        tasks=(TEXT_TO_VIDEO, IMAGE_TO_VIDEO),
+        description="Wan 2.2 text- and image-to-video, 5B dense: 720p at 24 fps with a x16 VAE",
+        parameters=5_000_000_000 + UMT5_XXL_ENCODER + WAN22_VAE,
+        resolutions=_tiers(_SIZES_480P_32, _SIZES_720P_32),
+        steps={"fast": 30, "high": 50},
+        guidance_scale=5.0,
+        repo_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+        presets={"480p": 480, "720p": 704},
+        pipelines={TEXT_TO_VIDEO: "WanPipeline", IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
+        memory=MemoryProfile(largest_component=UMT5_XXL_ENCODER, working_bytes=8 * GiB, vae_decode_bytes=10 * GiB),
+        **{**_COMMON, "native_fps": 24, "frame_rule": FrameRule(4, 1, 5, 121), "size_multiple": 32},
+    ),
+    DiffusersSpec(
+        name="wan2.2-t2v-a14b",
+        tasks=(TEXT_TO_VIDEO,),
+        description="Wan 2.2 text-to-video, two 14B experts (high- and low-noise): 480p and 720p",
+        parameters=2 * 14_000_000_000 + UMT5_XXL_ENCODER + WAN21_VAE,
+        resolutions=_tiers(_SIZES_480P, _SIZES_720P),
+        steps={"fast": 30, "high": 40},
+        guidance_scale=4.0,
+        repo_id="Wan-AI/Wan2.2-T2V-A14B-Diffusers",
+        presets={"480p": 480, "720p": 720},
+        pipelines={TEXT_TO_VIDEO: "WanPipeline"},
+        memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
+        call_defaults={"guidance_scale_2": 3.0},  # the low-noise expert's scale (Wan2.2 t2v-A14B config)
+        **_COMMON,
+    ),
+    DiffusersSpec(
+        name="wan2.2-i2v-a14b",
+        tasks=(IMAGE_TO_VIDEO,),
+        description="Wan 2.2 image-to-video, two 14B experts (high- and low-noise): 480p and 720p",
+        parameters=2 * 14_000_000_000 + UMT5_XXL_ENCODER + WAN21_VAE,
+        resolutions=_tiers(_SIZES_480P, _SIZES_720P),
+        steps={"fast": 30, "high": 40},
+        guidance_scale=3.5,
+        repo_id="Wan-AI/Wan2.2-I2V-A14B-Diffusers",
+        presets={"480p": 480, "720p": 720},
+        pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
+        memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
+        call_defaults={"guidance_scale_2": 3.5},
+        **_COMMON,
+    ),
+]
+
+
+class WanBackend(DiffusersBackend):
+    """Wan pipelines take kadr's arguments as they are; the scheduler's shift follows the output size."""
+
+    def pipeline_arguments(self, pipe: "DiffusionPipeline", call: Call) -> dict[str, Any]:
+        _set_flow_shift(pipe, SHIFT_720P if call.width * call.height >= AREA_720P else SHIFT_480P)
+        return super().pipeline_arguments(pipe, call)
+
+
+def _set_flow_shift(pipe: "DiffusionPipeline", shift: float) -> None:
+    """Swap in the same scheduler with ``flow_shift`` = shift (UniPC's name for it), if it differs."""
+    config = pipe.scheduler.config
+    if "flow_shift" in config and config.get("use_flow_sigmas") and config["flow_shift"] != shift:
+        pipe.scheduler = type(pipe.scheduler).from_config(config, flow_shift=shift)
+
+
+def load(spec: ModelSpec, device: str | torch.device | None = None, *,
+         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None) -> WanBackend:
+    """Build the Wan backend from ``models_dir()/spec.name`` (see diffusers_common.load_diffusers_backend)."""
+    return load_diffusers_backend(WanBackend, spec, device, folder=folder, memory=memory)
