@@ -155,8 +155,6 @@ class Engine:
                 f"at most {spec.longest_clip_s:g} s with {spec.name}, which cannot continue from an image; "
                 "pick a model that does image-to-video for longer videos",
             )
-        if chunks[0] != min(num_frames + loop_overlap, spec.frame_rule.maximum):
-            notes.append(f"{spec.name} makes {chunks[0]} frames per pass; extra frames are trimmed")
 
         final_prompt = _final_prompt(understood, spec)
         negative = request.negative_prompt if request.negative_prompt is not None else spec.negative_prompt
