@@ -20,7 +20,7 @@ class InvalidRequestError(KadrError, ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        shown = value if isinstance(value, (int, float)) else _short_repr(value)
+        shown = f"{value:g}" if isinstance(value, float) else value if isinstance(value, int) else _short_repr(value)
         super().__init__(f"{field}: got {shown}; allowed: {allowed}")
 
 
