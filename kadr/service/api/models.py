@@ -1,0 +1,131 @@
+"""Typed response bodies of the API (docs/api.md). Request bodies live with their services."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class VideoError(BaseModel):
+    code: str
+    message: str
+
+
+class VideoObject(BaseModel):
+    """OpenAI's video object, then kadr's fields."""
+
+    id: str
+    object: Literal["video"] = "video"
+    model: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int
+    created_at: int
+    completed_at: int | None
+    expires_at: int | None
+    prompt: str | None
+    seconds: str
+    size: str
+    error: VideoError | None
+    remixed_from_video_id: str | None = None
+    kadr_status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    eta_seconds: float | None
+    stage: str | None
+    quality: str
+    camera: str | None
+    style: str | None
+    seed: int
+    aspect: str
+    fps: int
+    negative_prompt: str | None
+    loop: bool
+    image_to_video: bool
+    attempts: int
+    cost: int
+    warnings: list[str]
+
+
+class VideoList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[VideoObject]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class VideoDeleted(BaseModel):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: bool = True
+
+
+class ModelObject(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "kadr"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+class TierUsageOut(BaseModel):
+    used: int
+    limit: int | None
+    left: int | None
+    cost: int
+    credits_used: int
+
+
+class CountLimit(BaseModel):
+    running: int
+    limit: int
+
+
+class ActiveLimit(BaseModel):
+    count: int
+    limit: int
+
+
+class RateLimitOut(BaseModel):
+    requests_per_second: float
+    burst: int
+
+
+class UsageOut(BaseModel):
+    object: Literal["usage"] = "usage"
+    user: str
+    plan: str
+    period: str
+    period_start: str
+    resets_at: str
+    tiers: dict[str, TierUsageOut]
+    credits_used: int
+    credits_limit: int | None
+    credits_left: int | None
+    concurrency: CountLimit
+    active: ActiveLimit
+    rate_limit: RateLimitOut
+
+
+class MeOut(BaseModel):
+    object: Literal["user"] = "user"
+    user: str
+    plan: str
+    webhook_url: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    store: str
+    workers: dict[str, int]
+    jobs: dict[str, int]
+
+
+def as_video(data: dict[str, Any]) -> VideoObject:
+    return VideoObject.model_validate(data)

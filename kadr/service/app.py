@@ -1,0 +1,134 @@
+"""The FastAPI application: services built from settings at start, routes, errors, the studio page."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from kadr import __version__
+from kadr.service.api import account, errors, events, system, videos
+from kadr.service.api.middleware import ServiceMiddleware
+from kadr.service.events import EventBus
+from kadr.service.metrics import ServiceMetrics
+from kadr.service.plans import load_plans
+from kadr.service.ratelimit import RateLimiter
+from kadr.service.scheduler import Scheduler, SchedulerConfig
+from kadr.service.settings import ServiceSettings
+from kadr.service.store import Database, JobStore, UserStore
+from kadr.service.usage import UsageService
+from kadr.service.videos import Limits, VideoService
+from kadr.service.webhooks import WebhookSender
+from kadr.service.workers import WorkerConfig
+
+log = logging.getLogger("kadr.service")
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+DELIVERY_KEEP_S = 30 * 86400
+
+
+class Housekeeping:
+    """Once a minute: delete the files of expired videos and forget old webhook deliveries."""
+
+    def __init__(self, jobs: JobStore, interval_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+        self.jobs = jobs
+        self.interval_s = interval_s
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="kadr-housekeeping", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def run_once(self) -> int:
+        now = self.clock()
+        expired = self.jobs.expire(now)
+        for record in expired:
+            for path in (record.video_path, record.poster_path, record.sprites_path):
+                if path:
+                    Path(path).unlink(missing_ok=True)
+        self.jobs.purge_deliveries(now - DELIVERY_KEEP_S)
+        return len(expired)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("housekeeping")
+
+
+def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time) -> FastAPI:
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        db.create_schema()
+        plans = load_plans(settings.plans_path)
+        jobs = JobStore(db)
+        bus = EventBus()
+        sender = WebhookSender(jobs, metrics, timeout_s=settings.webhook_timeout_s,
+                               max_attempts=settings.webhook_max_attempts, retry_base_s=settings.webhook_retry_base_s,
+                               clock=clock)
+        scheduler = Scheduler(
+            jobs, plans, bus, metrics,
+            SchedulerConfig(videos_dir=settings.videos_dir, workers=settings.workers,
+                            max_attempts=settings.max_job_attempts,
+                            retention_s=settings.retention_days * 86400 or None,
+                            progress_interval_s=settings.progress_interval_s),
+            WorkerConfig(threads=settings.torch_threads(), nice=settings.worker_nice, device=settings.device,
+                         output_dir=str(settings.videos_dir)),
+            on_job_ended=sender.wake, clock=clock)
+        housekeeping = Housekeeping(jobs, clock=clock)
+        state = app.state
+        state.settings = settings
+        state.started = int(clock())
+        state.db = db
+        state.plans = plans
+        state.jobs = jobs
+        state.users = UserStore(db)
+        state.bus = bus
+        state.metrics = metrics
+        state.limiter = RateLimiter()
+        state.scheduler = scheduler
+        state.videos = VideoService(
+            jobs, plans, bus, metrics, settings.videos_dir,
+            Limits(settings.max_prompt_chars, settings.max_image_bytes, settings.max_image_pixels),
+            wake_workers=scheduler.wake, stop_worker=scheduler.cancel, clock=clock)
+        state.usage = UsageService(jobs, plans, clock)
+        metrics.watch(jobs.count_by_status, scheduler.stats, bus.count)
+        # Started on this (the main) thread: workers die with the thread that spawned them (PR_SET_PDEATHSIG).
+        scheduler.start()
+        sender.start()
+        housekeeping.start()
+        log.info("kadr %s: store %s, %d worker(s), data in %s", __version__, db.dialect, settings.workers, settings.data)
+        try:
+            yield
+        finally:
+            housekeeping.stop()
+            sender.stop()
+            scheduler.stop()
+            db.close()
+
+    app = FastAPI(title="kadr", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None,
+                  openapi_url="/openapi.json")
+    errors.install(app)
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body=settings.max_request_bytes)
+    app.include_router(system.router)
+    app.include_router(videos.router)
+    app.include_router(events.router)
+    app.include_router(account.router)
+    if (WEB_DIR / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

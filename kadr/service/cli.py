@@ -1,0 +1,215 @@
+"""`kadr serve` and `kadr users …`; kadr/cli.py adds them with :func:`register`.
+
+Every option has an environment variable too (``KADR_DATA``, ``KADR_DB``, ``KADR_WORKERS`` …, see
+kadr.service.settings); a flag given on the command line wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import socket
+import sys
+import time
+import warnings
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from kadr.service.plans import load_plans
+from kadr.service.settings import ServiceSettings, UnsafeSettingsError, check_safety
+
+
+def register(subparsers: Any) -> None:
+    """Add ``serve`` and ``users`` to the ``kadr`` command's subparsers."""
+    serve = subparsers.add_parser("serve", help="run the studio: HTTP API (OpenAI-compatible), workers, web page")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1; others need a user first)")
+    serve.add_argument("--port", type=int, help="port (default 8000; 0: any free port, printed at start)")
+    serve.add_argument("--workers", type=int, help="generation worker processes (default 1)")
+    serve.add_argument("--allow-insecure", action="store_true", default=None,
+                       help="local development: allow a non-loopback address with no users")
+    serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    _store_options(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    users = subparsers.add_parser("users", help="users and their API keys: add, list, remove, set, key")
+    users_sub = users.add_subparsers(metavar="ACTION")
+    add = users_sub.add_parser("add", help="add a user; prints the new API key on the last line")
+    add.add_argument("name")
+    add.add_argument("--plan", help="a plan from the plans file (default: its default plan)")
+    add.add_argument("--webhook", help="URL told when the user's videos complete or fail (prints its secret)")
+    _store_options(add)
+    add.set_defaults(func=cmd_users_add)
+    listing = users_sub.add_parser("list", help="list users")
+    listing.add_argument("--json", action="store_true")
+    _store_options(listing)
+    listing.set_defaults(func=cmd_users_list)
+    remove = users_sub.add_parser("remove", help="remove a user, their key and their videos")
+    remove.add_argument("name")
+    _store_options(remove)
+    remove.set_defaults(func=cmd_users_remove)
+    change = users_sub.add_parser("set", help="change a user's plan or webhook")
+    change.add_argument("name")
+    change.add_argument("--plan")
+    change.add_argument("--webhook", help="new webhook URL (a new secret is printed)")
+    change.add_argument("--no-webhook", action="store_true", help="stop sending webhooks")
+    _store_options(change)
+    change.set_defaults(func=cmd_users_set)
+    key = users_sub.add_parser("key", help="give a user a new API key (the old one stops working); prints it last")
+    key.add_argument("name")
+    _store_options(key)
+    key.set_defaults(func=cmd_users_key)
+    users.set_defaults(func=lambda _args: (users.print_help(sys.stderr), 2)[1])
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="data directory (default $KADR_HOME/studio)")
+    parser.add_argument("--db", help="store URL: sqlite:///PATH or postgresql://USER@HOST:PORT/NAME (default: SQLite in --data)")
+    parser.add_argument("--plans", dest="plans_file", help="plans file, TOML (default: DATA/plans.toml, else built in)")
+
+
+def settings_from(args: argparse.Namespace) -> ServiceSettings:
+    """Settings from the environment, with the flags given on the command line on top."""
+    names = ("host", "port", "workers", "allow_insecure", "log_level", "data", "db", "plans_file")
+    given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    try:
+        return ServiceSettings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SystemExit(f"kadr: error: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+
+
+# ---- serve ------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from kadr.service.app import create_app
+    from kadr.service.store import Database, UserStore
+
+    settings = settings_from(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"kadr\.")  # notes reach clients as job warnings
+    load_plans(settings.plans_path)  # a broken plans file stops the start, with its message
+    db = Database(settings.database_url)
+    try:
+        db.create_schema()
+        users = UserStore(db).count()
+    finally:
+        db.close()
+    try:
+        for note in check_safety(settings, users):
+            print(f"kadr: warning: {note}", file=sys.stderr)
+    except UnsafeSettingsError as exc:
+        print(f"kadr: error: {exc}", file=sys.stderr)
+        return 2
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        print(f"kadr: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    if users == 0:
+        print("kadr: note: no users yet; add one with `kadr users add NAME` for an API key", file=sys.stderr)
+    print(f"kadr: listening on http://{settings.host}:{port} (data in {settings.data})", file=sys.stderr, flush=True)
+    config = uvicorn.Config(create_app(settings), log_level=settings.log_level, access_log=bool(args.access_log),
+                            timeout_graceful_shutdown=3, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+# ---- users ------------------------------------------------------------------------------------
+
+
+def _stores(settings: ServiceSettings) -> Any:
+    from kadr.service.store import Database, UserStore
+
+    db = Database(settings.database_url)
+    db.create_schema()
+    return db, UserStore(db)
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    plans = load_plans(settings.plans_path)
+    plan = plans.check(args.plan) if args.plan else plans.default
+    db, users = _stores(settings)
+    try:
+        made = users.add(args.name, plan, time.time(), webhook_url=args.webhook)
+    finally:
+        db.close()
+    print(f"user: {made.user.name} (plan {made.user.plan})")
+    if made.webhook_secret:
+        print(f"webhook: {made.user.webhook_url}")
+        print(f"webhook secret: {made.webhook_secret}")
+    print("API key (shown once; keep it safe):")
+    print(made.api_key)
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    db, users = _stores(settings)
+    try:
+        records = users.list()
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps([{"name": u.name, "plan": u.plan, "key_prefix": u.key_prefix, "webhook_url": u.webhook_url,
+                           "created_at": int(u.created_at)} for u in records], ensure_ascii=False))
+        return 0
+    rows = [("NAME", "PLAN", "KEY", "CREATED", "WEBHOOK")] + [
+        (u.name, u.plan, u.key_prefix + "…", datetime.fromtimestamp(u.created_at, timezone.utc).strftime("%Y-%m-%d"),
+         u.webhook_url or "-") for u in records]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    db, users = _stores(settings)
+    try:
+        job_ids = users.remove(args.name)
+    finally:
+        db.close()
+    for job_id in job_ids:
+        shutil.rmtree(settings.videos_dir / job_id, ignore_errors=True)
+    print(f"removed {args.name} and {len(job_ids)} video(s)")
+    return 0
+
+
+def cmd_users_set(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    plan = load_plans(settings.plans_path).check(args.plan) if args.plan else None
+    db, users = _stores(settings)
+    try:
+        record = users.update(args.name, plan=plan, webhook_url=args.webhook, clear_webhook=args.no_webhook)
+    finally:
+        db.close()
+    print(f"user: {record.name} (plan {record.plan})")
+    if args.webhook:
+        print(f"webhook: {record.webhook_url}")
+        print(f"webhook secret: {record.webhook_secret}")
+    return 0
+
+
+def cmd_users_key(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    db, users = _stores(settings)
+    try:
+        key = users.rotate_key(args.name)
+    finally:
+        db.close()
+    print(f"new API key for {args.name} (the old one no longer works):")
+    print(key)
+    return 0

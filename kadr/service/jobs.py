@@ -1,0 +1,194 @@
+"""Jobs: their status, the transitions allowed between statuses, and the video object clients see.
+
+kadr's own statuses are finer than OpenAI's: ``canceled`` is its own status here and shows as OpenAI's
+``failed`` with error code ``canceled``.
+
+    queued ──> running ──> succeeded
+       │          │ ├────> failed
+       │          │ └────> canceled
+       │          └──────> queued      (re-queued at start after a crash)
+       ├─────────────────> canceled
+       └─────────────────> failed      (given up: too many attempts)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+OpenAIStatus = Literal["queued", "in_progress", "completed", "failed"]
+
+STATUSES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "failed", "canceled")
+ACTIVE: tuple[JobStatus, ...] = ("queued", "running")
+TERMINAL: tuple[JobStatus, ...] = ("succeeded", "failed", "canceled")
+
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    "queued": frozenset({"running", "canceled", "failed"}),
+    "running": frozenset({"succeeded", "failed", "canceled", "queued"}),
+    "succeeded": frozenset(),
+    "failed": frozenset(),
+    "canceled": frozenset(),
+}
+
+OPENAI_STATUS: dict[JobStatus, OpenAIStatus] = {
+    "queued": "queued",
+    "running": "in_progress",
+    "succeeded": "completed",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def sources_of(target: JobStatus) -> tuple[JobStatus, ...]:
+    """The statuses a job may move to ``target`` from."""
+    return tuple(s for s in STATUSES if target in TRANSITIONS[s])
+
+
+def can_move(source: JobStatus, target: JobStatus) -> bool:
+    return target in TRANSITIONS[source]
+
+
+class IllegalTransition(Exception):
+    def __init__(self, job_id: str, source: str | None, target: str) -> None:
+        super().__init__(f"job {job_id}: cannot move from {source} to {target}")
+        self.job_id = job_id
+        self.source = source
+        self.target = target
+
+
+# Error codes a failed job carries (OpenAI's error.code).
+CANCELED = "canceled"
+GENERATION_FAILED = "generation_failed"
+INVALID_REQUEST = "invalid_request"
+MODEL_UNAVAILABLE = "model_unavailable"
+WORKER_CRASHED = "worker_crashed"
+TOO_MANY_ATTEMPTS = "too_many_attempts"
+
+
+@dataclass(frozen=True)
+class JobParams:
+    """The validated request as the worker needs it (what VideoRequest takes, image aside)."""
+
+    prompt: str
+    negative_prompt: str | None
+    duration: float
+    aspect: str
+    resolution: str | None
+    fps: int | None
+    style: str | None
+    camera: str | None
+    tier: str
+    model: str
+    seed: int
+    loop: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "JobParams":
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job about to be accepted: everything decided at submission."""
+
+    id: str
+    user_id: int
+    params: JobParams
+    width: int
+    height: int
+    fps: int
+    image_path: str | None
+    warnings: tuple[str, ...]
+    cost: int
+    planned: dict[str, Any] = field(default_factory=dict)  # the engine's plan: camera, style, frames, steps
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One stored job, detached from the database session."""
+
+    id: str
+    seq: int
+    user_id: int
+    status: JobStatus
+    params: JobParams
+    width: int
+    height: int
+    fps: int
+    image_path: str | None
+    progress: int
+    eta_seconds: float | None
+    stage: str | None
+    error_code: str | None
+    error_message: str | None
+    warnings: tuple[str, ...]
+    created_at: float
+    started_at: float | None
+    completed_at: float | None
+    expires_at: float | None
+    attempt: int
+    cost: int
+    video_path: str | None
+    poster_path: str | None
+    sprites_path: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tier(self) -> str:
+        return self.params.tier
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+def seconds_text(duration: float) -> str:
+    """OpenAI's ``seconds`` is a string: ``4.0`` -> ``"4"``, ``1.5`` -> ``"1.5"``."""
+    return f"{duration:g}"
+
+
+def video_object(job: JobRecord) -> dict[str, Any]:
+    """The video object of docs/api.md: OpenAI's fields, then kadr's."""
+    error = None
+    if job.status in ("failed", "canceled"):
+        error = {"code": job.error_code or (CANCELED if job.status == "canceled" else GENERATION_FAILED),
+                 "message": job.error_message or ("canceled" if job.status == "canceled" else "generation failed")}
+    p = job.params
+    return {
+        "id": job.id,
+        "object": "video",
+        "model": p.model,
+        "status": OPENAI_STATUS[job.status],
+        "progress": 100 if job.status == "succeeded" else job.progress,
+        "created_at": int(job.created_at),
+        "completed_at": int(job.completed_at) if job.completed_at is not None else None,
+        "expires_at": int(job.expires_at) if job.expires_at is not None else None,
+        "prompt": p.prompt,
+        "seconds": seconds_text(p.duration),
+        "size": f"{job.width}x{job.height}",
+        "error": error,
+        "remixed_from_video_id": None,
+        "kadr_status": job.status,
+        "eta_seconds": job.eta_seconds if job.status == "running" else (0.0 if job.status == "succeeded" else None),
+        "stage": job.stage,
+        "quality": p.tier,
+        "camera": job.metadata.get("camera") or p.camera,
+        "style": job.metadata.get("style") or p.style,
+        "seed": p.seed,
+        "aspect": p.aspect,
+        "fps": job.fps,
+        "negative_prompt": p.negative_prompt,
+        "loop": p.loop,
+        "image_to_video": job.image_path is not None,
+        "attempts": job.attempt,
+        "cost": job.cost,
+        "warnings": list(job.warnings),
+    }

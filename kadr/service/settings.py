@@ -1,0 +1,115 @@
+"""Service settings: one pydantic-settings model, read from ``KADR_*`` environment variables and CLI flags.
+
+Every field is documented where it is declared. Defaults are safe for one person on one machine
+(loopback only, SQLite under the data directory); :func:`check_safety` refuses combinations that
+would expose the service carelessly (a non-loopback address with no API keys).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """``$KADR_HOME/studio`` (KADR_HOME as in kadr.pipelines.registry, read here without importing torch)."""
+    return Path(os.environ.get("KADR_HOME", Path.home() / ".cache" / "kadr")).expanduser() / "studio"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of `kadr serve` and `kadr users`. Environment: ``KADR_<FIELD>`` (e.g. ``KADR_DB``)."""
+
+    model_config = SettingsConfigDict(env_prefix="KADR_", extra="ignore", validate_default=True)
+
+    host: str = Field("127.0.0.1", description="Address to bind. Anything but loopback needs at least one user.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on (0: any free port).")
+    data: Path = Field(default_factory=default_data_dir,
+                       description="Data directory: the SQLite store, videos, input images, an optional plans.toml.")
+    db: str | None = Field(None, description="SQLAlchemy URL of the job store (sqlite:///… or postgresql://…); "
+                                             "default: SQLite at DATA/kadr.db.")
+    workers: int = Field(1, ge=0, le=64, description="Generation worker processes (0: accept jobs, run none).")
+    worker_threads: int = Field(0, ge=0, le=256,
+                                description="torch threads per worker (0: leave one core to the API, split the rest).")
+    worker_nice: int = Field(10, ge=0, le=19,
+                             description="Niceness of worker processes, so the API answers first when CPUs are busy.")
+    device: str | None = Field(None, description="Device for the workers' models (cpu, cuda, cuda:1; default: best).")
+    plans_file: Path | None = Field(None, description="Plans (TOML); default: DATA/plans.toml if present, else built in.")
+    retention_days: float = Field(30.0, ge=0, description="Days a finished video stays downloadable (0: forever).")
+    max_prompt_chars: int = Field(2000, ge=1, le=2000, description="Longest prompt accepted, in characters.")
+    max_image_bytes: int = Field(10 * 2**20, ge=1024, description="Largest input_reference upload, in bytes.")
+    max_image_pixels: int = Field(16_000_000, ge=64, le=50_000_000, description="Largest input image, in pixels.")
+    max_request_bytes: int = Field(12 * 2**20, ge=1024, description="Largest request body, in bytes.")
+    max_job_attempts: int = Field(3, ge=1, le=20,
+                                  description="Runs of one job (restarts after a crash count) before it fails.")
+    progress_interval_s: float = Field(0.25, ge=0, description="Shortest gap between two stored progress updates.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Timeout of one webhook delivery attempt.")
+    webhook_max_attempts: int = Field(8, ge=1, le=30, description="Delivery attempts before a webhook is given up.")
+    webhook_retry_base_s: float = Field(2.0, gt=0, description="First retry delay; it doubles each attempt (max 1 h).")
+    sse_keepalive_s: float = Field(15.0, gt=0, description="Comment line sent on idle event streams this often.")
+    allow_insecure: bool = Field(False, description="Local development only: bind a non-loopback address without users.")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
+
+    @field_validator("data", mode="after")
+    @classmethod
+    def _absolute_data(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("db", mode="after")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("db: allowed: a sqlite:///PATH or postgresql://USER@HOST:PORT/NAME URL")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        return self.db or f"sqlite:///{self.data / 'kadr.db'}"
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.data / "videos"
+
+    @property
+    def plans_path(self) -> Path | None:
+        """The plans file in force: the configured one, else DATA/plans.toml when present, else None (built in)."""
+        if self.plans_file is not None:
+            return self.plans_file.expanduser()
+        candidate = self.data / "plans.toml"
+        return candidate if candidate.is_file() else None
+
+    def torch_threads(self, cpus: int | None = None) -> int:
+        if self.worker_threads:
+            return self.worker_threads
+        cpus = cpus or os.cpu_count() or 1
+        return max(1, (cpus - 1) // max(1, self.workers))
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class UnsafeSettingsError(Exception):
+    """The settings would expose the service in a way that is only acceptable in local development."""
+
+
+def check_safety(settings: ServiceSettings, users: int) -> list[str]:
+    """Refuse unsafe combinations (raise UnsafeSettingsError); return warnings for risky but allowed ones."""
+    notes: list[str] = []
+    if not is_loopback(settings.host):
+        if users == 0 and not settings.allow_insecure:
+            raise UnsafeSettingsError(
+                f"refusing to bind {settings.host} with no API keys: add one with `kadr users add NAME` "
+                "first (or pass --allow-insecure for local development)")
+        notes.append(f"listening on {settings.host} over plain HTTP: API keys travel in clear text; "
+                     "put a TLS reverse proxy in front of kadr")
+    return notes

@@ -1,0 +1,39 @@
+"""The service's persistent state: users and keys, jobs, the usage ledger and the webhook outbox.
+
+One SQLAlchemy code path for SQLite (the embedded default) and PostgreSQL (``--db postgresql://…``).
+"""
+
+from kadr.service.store.database import Database, normalize_url
+from kadr.service.store.jobs import (
+    Delivery,
+    Failed,
+    JobStore,
+    LedgerEntry,
+    QuotaExceeded,
+    Succeeded,
+    TierUsage,
+    UnknownUser,
+    Usage,
+    new_job_id,
+)
+from kadr.service.store.users import NewUser, UserError, UserRecord, UserStore, hash_key
+
+__all__ = [
+    "Database",
+    "Delivery",
+    "Failed",
+    "JobStore",
+    "LedgerEntry",
+    "NewUser",
+    "QuotaExceeded",
+    "Succeeded",
+    "TierUsage",
+    "UnknownUser",
+    "Usage",
+    "UserError",
+    "UserRecord",
+    "UserStore",
+    "hash_key",
+    "new_job_id",
+    "normalize_url",
+]

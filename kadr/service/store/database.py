@@ -1,0 +1,117 @@
+"""One SQLAlchemy engine for SQLite or PostgreSQL, with read and write transactions.
+
+Write transactions are what keep quotas exact under races:
+  - SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock when the transaction starts, so a
+    quota check and the charge that follows it see no other writer in between (writers in this
+    process also queue on a lock first, which is cheaper than SQLite's sleeping busy handler);
+  - PostgreSQL: READ COMMITTED plus ``SELECT … FOR UPDATE`` on the user's row in every transaction
+    that checks or spends that user's quota, so they run one after another per user.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+
+from kadr.service.store.schema import SCHEMA_VERSION, Base, MetaRow
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the driver kadr depends on)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Database:
+    """The engine plus the two kinds of transaction the stores use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()  # "sqlite" | "postgresql"
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(self.url, pool_size=20, max_overflow=20,
+                                        connect_args={"check_same_thread": False, "timeout": 30})
+            _sqlite_transactions(self.engine)
+            self._writer: Engine = self.engine.execution_options(kadr_begin="IMMEDIATE")
+            self._write_lock: threading.Lock | None = threading.Lock()
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(self.url, pool_size=10, max_overflow=30, pool_pre_ping=True)
+            self._writer = self.engine
+            self._write_lock = None
+        else:
+            raise ValueError(f"db: got {url!r}; allowed: a sqlite:/// or postgresql:// URL")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+        with self.write() as session:
+            row = session.get(MetaRow, "schema_version")
+            if row is None:
+                session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row.value) > SCHEMA_VERSION:
+                raise RuntimeError(f"the store has schema {row.value}, newer than this kadr ({SCHEMA_VERSION}); upgrade kadr")
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A short read-only transaction (never blocks on writers: WAL on SQLite, MVCC on PostgreSQL)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction, committed on exit (rolled back on an exception)."""
+        if self._write_lock is not None:
+            with self._write_lock:
+                with Session(self._writer, expire_on_commit=False) as session:
+                    with session.begin():
+                        yield session
+        else:
+            with Session(self._writer, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+
+    def schema_version(self) -> int:
+        with self.read() as session:
+            value = session.execute(select(MetaRow.value).where(MetaRow.key == "schema_version")).scalar()
+            return int(value) if value is not None else 0
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy, not pysqlite, emit BEGIN, so writes can say BEGIN IMMEDIATE (SQLAlchemy's recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite: stop issuing its own BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("kadr_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
