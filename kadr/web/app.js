@@ -102,6 +102,27 @@ function relativeTime(unixSeconds) {
 const motionName = (v) => (v == null ? null : typeof v === "object" ? v.motion ?? v.name ?? v.value ?? null : String(v));
 const label = (group, value) => (value ? t(`${group}.${value}`) : "");
 const humanWord = (v) => (v == null ? "" : typeof v === "object" ? v.label ?? v.name ?? v.value ?? "" : String(v).replace(/_/g, " "));
+const CYR = /[\u0400-\u04ff]/;
+/**
+ * Advice and warnings from the prompt planner name values as the API does ("camera=zoom_in",
+ * "(pan_right)", "style=realistic"): show them as the page names them, in the language of the
+ * sentence itself (a Russian sentence keeps Russian words, whatever the interface language).
+ */
+function readable(text) {
+  const s = String(text ?? "");
+  const tl = makeT(CYR.test(s) ? "ru" : "en");
+  const name = (group, v) => {
+    const key = `${group}.${v}`;
+    const word = tl(key);
+    return word === key ? v.replace(/_/g, " ") : word.toLowerCase();
+  };
+  return s
+    .replace(/\b(camera|style)=([a-z_]+)/g, (_, group, v) => name(group, v))
+    .replace(/\b(?:aspect|duration|seconds)=([\w:.]+)/g, "$1")
+    .replace(new RegExp(`\\b(${CAMERAS.slice(1).join("|")})\\b`, "g"), (_, v) => name("camera", v))
+    .replace(new RegExp(`\\b(${STYLES.slice(1).join("|")})\\b`, "g"), (_, v) => name("style", v))
+    .replace(/\b([a-z]+)_([a-z]+)\b/g, "$1 $2");
+}
 
 // ---- the API -------------------------------------------------------------------------------------
 
@@ -559,8 +580,8 @@ function renderAdvice() {
   chips.append(chipValue("advice.time", plan.time_of_day, "time"));
   if (plan.weather) chips.append(chipValue("advice.weather", plan.weather, "weather"));
 
-  for (const s of plan.suggestions || []) list.append(el("li", { class: "tip", text: humanWord(s) }));
-  for (const w of plan.warnings || []) list.append(el("li", { class: "warn", text: humanWord(w) }));
+  for (const s of plan.suggestions || []) list.append(el("li", { class: "tip", text: readable(s) }));
+  for (const w of plan.warnings || []) list.append(el("li", { class: "warn", text: readable(w) }));
   updatePreview();
 }
 
@@ -874,7 +895,7 @@ async function openPlayer(id) {
   for (const [k, val] of rows) if (val) meta.append(el("dt", { text: k }), el("dd", { text: val }));
   const notes = $("#player-warnings");
   notes.textContent = "";
-  for (const w of v.warnings || []) notes.append(el("li", { text: humanWord(w) }));
+  for (const w of v.warnings || []) notes.append(el("li", { text: readable(w) }));
   const del = $('[data-act="delete"]', dialog);
   const fresh = deleteButton(id, false);
   fresh.classList.remove("icon");
@@ -901,19 +922,21 @@ function closePlayer() {
 }
 
 function fileName(v) {
-  const slug = (v.prompt || "kadr").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "-").replace(/^-+|-+$/g, "").slice(0, 40);
+  const slug = (v.prompt || "kadr").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "-").slice(0, 40).replace(/^-+|-+$/g, "");
   return `kadr-${slug || "video"}-${v.id.slice(-8)}.mp4`;
 }
 async function downloadVideo(id) {
   const v = state.videos.get(id);
   if (!v) return;
-  toast(t("toast.download"));
+  if (!state.media.has(`${id}:video`)) toast(t("toast.download"));
   try {
     const url = await mediaURL(id, "video");
-    const a = el("a", { href: url, download: fileName(v), hidden: true });
+    const name = fileName(v);
+    const a = el("a", { href: url, download: name, hidden: true });
     document.body.append(a);
     a.click();
     a.remove();
+    toast(t("toast.saving", { name }), "ok");
   } catch (err) {
     toast(err.message, "bad");
   }
