@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import httpx
 import pytest
@@ -87,6 +87,21 @@ cost = 1
 [plans.slow_key.tiers.high]
 cost = 1
 """
+
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Call ``probe`` until it returns something truthy; fail naming ``what`` after ``timeout`` s (a safety net)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
+        time.sleep(interval)
 
 
 def free_port() -> int:
