@@ -56,6 +56,18 @@ cost = 10
 videos = 0
 cost = 50
 
+[plans.quota7]
+concurrency = 1
+max_active = 10
+requests_per_second = 500.0
+burst = 1000
+[plans.quota7.tiers.fast]
+videos = 7
+cost = 3
+[plans.quota7.tiers.high]
+videos = 0
+cost = 50
+
 [plans.credits]
 monthly_credits = 30
 concurrency = 1
