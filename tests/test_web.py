@@ -60,7 +60,7 @@ def test_page_weight_and_no_build(studio_server, studio_browser):
     Weighed twice: the files as the service serves them, and everything the browser fetched to show the
     signed-in page (the Performance API's body sizes), leaving out only videos and posters.
     """
-    base, key = studio_server
+    base, key = studio_server.base, studio_server.key
     files = sorted(p for p in WEB_DIR.rglob("*") if p.is_file())
     names = {p.name for p in files}
     assert {"index.html", "app.js", "style.css", "i18n.js"} <= names
@@ -104,7 +104,7 @@ def test_page_weight_and_no_build(studio_server, studio_browser):
 
 
 def test_studio_flow(studio_server, studio_browser, tmp_path):
-    base, key = studio_server
+    base, key = studio_server.base, studio_server.key
     context = studio_browser.new_context(viewport={"width": 1280, "height": 800}, locale="ru-RU", accept_downloads=True)
     page = context.new_page()
     errors: list[str] = []
@@ -284,13 +284,24 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
     assert page.evaluate("document.documentElement.lang") == "en"
     assert page.locator("#create-h").inner_text() == "Create"
     page.locator("#create").evaluate("el => el.scrollIntoView({block: 'start'})")
+    # The advice speaks the prompt's language, not the interface's: a Russian prompt under the English
+    # interface gets its verdict, what is missing and its suggestions in Russian; the chips stay English.
+    page.fill("#prompt", "")
+    page.locator("#prompt").press_sequentially("красивое видео", delay=10)
+    page.wait_for_function(ADVICE_READY)
+    assert page.locator("#advice").get_attribute("data-state") == "vague"
+    summary = page.locator("#advice-summary").inner_text()
+    assert summary.startswith("Слишком расплывчато") and "Не хватает:" in summary, summary
+    assert all(CYRILLIC.search(tip) for tip in page.locator("#advice-list li").all_inner_texts())
+    assert page.locator('[data-chip="camera"] .chip-k').inner_text().lower() == "camera"
     page.fill("#prompt", "")
     page.locator("#prompt").press_sequentially("a nice video", delay=10)
     page.wait_for_function(ADVICE_READY)
     vague = api.post("/v1/prompt/check", json={"prompt": "a nice video"}).json()
     assert vague["vague"] is True and vague["suggestions"], vague
     assert page.locator("#advice").get_attribute("data-state") == "vague"
-    assert page.locator("#advice-summary").inner_text().startswith("Too vague")
+    summary = page.locator("#advice-summary").inner_text()
+    assert summary.startswith("Too vague") and "Missing:" in summary and not CYRILLIC.search(summary), summary
     assert page.locator("#advice-list li").count() >= 1
     save_screenshot(page, "09-vague-advice-english")
 
@@ -313,7 +324,7 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
 
 def test_image_mode_drop_preview(studio_server, studio_browser):
     """Image to video: drop an image on the form, see it previewed in the frame, the prompt asks for motion."""
-    base, key = studio_server
+    base, key = studio_server.base, studio_server.key
     context = studio_browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     context.add_init_script(f"localStorage.setItem('kadr.apiKey', {key!r})")
     page = context.new_page()
@@ -373,7 +384,7 @@ def test_image_mode_drop_preview(studio_server, studio_browser):
 
 def test_polling_fallback_without_event_stream(studio_server, studio_browser):
     """With the SSE endpoint unreachable the page falls back to polling: jobs made elsewhere still show up live."""
-    base, key = studio_server
+    base, key = studio_server.base, studio_server.key
     context = studio_browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     context.add_init_script(f"localStorage.setItem('kadr.apiKey', {key!r})")
     context.route("**/v1/events", lambda route: route.abort())
@@ -392,6 +403,44 @@ def test_polling_fallback_without_event_stream(studio_server, studio_browser):
     finally:
         api.close()
         context.close()
+
+
+def test_quality_shows_what_is_left_on_each_plan(studio_server, studio_browser):
+    """Each tier's cost and what is left this month, for a video limit, a credit budget, no meter, and none left."""
+    base = studio_server.base
+    expected_left = {  # plan -> (fast, high) as the usage API reports "left"
+        "free": (10, 0),  # 10 fast videos a month, no high ones
+        "credits": (5, 1),  # 100 credits: 5 fast at 20 or 1 high at 100, no per-tier limit
+        "unlimited": (None, None),
+        "spent": (0, 0),
+    }
+    for plan, (fast_left, high_left) in expected_left.items():
+        key = studio_server.add_user(f"plan-{plan}", plan)
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
+            usage = api.get("/v1/usage").json()
+        assert (usage["tiers"]["fast"]["left"], usage["tiers"]["high"]["left"]) == (fast_left, high_left), usage
+        context = studio_browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+        context.add_init_script(f"localStorage.setItem('kadr.apiKey', {key!r})")
+        page = context.new_page()
+        try:
+            page.goto(base + "/")
+            page.wait_for_selector("#app:not([hidden])")
+            page.wait_for_function("document.querySelector('.tier-left[data-tier=high]').textContent.length > 0")
+            for tier in ("fast", "high"):
+                u = usage["tiers"][tier]
+                want = ("no monthly limit" if u["left"] is None else "none left this month" if u["left"] == 0
+                        else f"{u['left']} left this month")
+                assert page.locator(f'.tier-left[data-tier="{tier}"]').inner_text() == want, (plan, tier, u)
+                assert page.locator(f'.tier-cost[data-tier="{tier}"]').inner_text() == f"{u['cost']} credits"
+                assert page.locator(f'input[name="quality"][value="{tier}"]').is_disabled() == (u["left"] == 0)
+            can_make = any(left != 0 for left in (fast_left, high_left))
+            assert page.locator("#submit").is_enabled() == can_make, plan
+            if can_make:
+                assert page.locator('input[name="quality"]:checked').get_attribute("value") == "fast"
+            else:
+                assert page.locator("#submit-cost").inner_text() == "none left this month"
+        finally:
+            context.close()
 
 
 def _lake_picture() -> Image.Image:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -57,22 +58,70 @@ def _kadr(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProc
                           timeout=120, check=False, **kwargs)
 
 
-def add_user(data_dir: Path, env: dict[str, str], name: str) -> str:
-    """`kadr users add NAME`: the API key is the last line it prints."""
-    done = _kadr("users", "add", name, "--data", str(data_dir), env=env)
+def add_user(data_dir: Path, env: dict[str, str], name: str, plan: str | None = None) -> str:
+    """`kadr users add NAME [--plan PLAN]`: the API key is the last line it prints."""
+    args = ["users", "add", name, "--data", str(data_dir)] + (["--plan", plan] if plan else [])
+    done = _kadr(*args, env=env)
     assert done.returncode == 0, f"kadr users add failed: {done.stderr}"
     return done.stdout.strip().splitlines()[-1].strip()
 
 
+# The built-in plans, and one metered by a monthly credit budget alone (no per-tier video limit), so the
+# page's "left this month" is tested for every kind of limit. `kadr serve` reads DATA/plans.toml.
+CREDITS_PLAN = """
+[plans.credits]
+description = "A monthly credit budget shared by the tiers"
+monthly_credits = 100
+concurrency = 1
+max_active = 5
+requests_per_second = 20.0
+burst = 100
+[plans.credits.tiers.fast]
+cost = 20
+[plans.credits.tiers.high]
+cost = 100
+
+[plans.spent]
+description = "Nothing left this month"
+concurrency = 1
+max_active = 5
+requests_per_second = 20.0
+burst = 100
+[plans.spent.tiers.fast]
+videos = 0
+cost = 20
+[plans.spent.tiers.high]
+videos = 0
+cost = 100
+"""
+
+
+@dataclass(frozen=True)
+class Studio:
+    """A running `kadr serve`: its base URL, the API key of its first user, and how to add more users."""
+
+    base: str
+    key: str
+    data_dir: Path
+    env: dict[str, str]
+
+    def add_user(self, name: str, plan: str | None = None) -> str:
+        return add_user(self.data_dir, self.env, name, plan)
+
+
 @pytest.fixture(scope="module")
 def studio_server(tmp_path_factory):
-    """(base URL, API key) of a real `kadr serve` on loopback, with a fresh data directory and one user.
+    """A real `kadr serve` on loopback (a `Studio`), with a fresh data directory and one user.
 
     The server picks a free port (``--port 0``) and prints it; one worker generates with the built-in
     model. The whole process group is ended afterwards (the server and its worker processes).
     """
+    from kadr.service.plans import DEFAULT_PLANS_TOML
+
     root = tmp_path_factory.mktemp("studio")
     data_dir = root / "data"
+    data_dir.mkdir()
+    (data_dir / "plans.toml").write_text(DEFAULT_PLANS_TOML + CREDITS_PLAN, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KADR_")}
     env.update(KADR_HOME=str(root / "home"), PYTHONUNBUFFERED="1")
     key = add_user(data_dir, env, "studio")
@@ -86,7 +135,7 @@ def studio_server(tmp_path_factory):
     try:
         base = _wait_for_listen(proc, log_path)
         _wait_healthy(proc, base, log_path)
-        yield base, key
+        yield Studio(base, key, data_dir, env)
     finally:
         _stop(proc)
         log.close()

@@ -345,19 +345,31 @@ async function loadUsage() {
 }
 function renderUsage() {
   const tiers = state.usage?.tiers || {};
+  const open = [];
   for (const tier of ["fast", "high"]) {
     const u = tiers[tier];
     const cost = $(`.tier-cost[data-tier="${tier}"]`);
     const left = $(`.tier-left[data-tier="${tier}"]`);
+    const spent = !!u && u.left != null && u.left <= 0;
     cost.textContent = u && u.cost != null ? t("quality.cost", { n: u.cost }) : "";
-    left.classList.toggle("none", !!u && u.left === 0);
+    left.classList.toggle("none", spent);
+    // "left" is what the plan still allows this month: the tier's video limit or the shared credit
+    // budget, whichever ends first; null means neither limits it.
     if (!u) left.textContent = "";
-    else if (u.left == null || u.limit == null) left.textContent = t("quality.unlimited");
-    else if (u.left <= 0) left.textContent = t("quality.none");
+    else if (u.left == null) left.textContent = t("quality.unlimited");
+    else if (spent) left.textContent = t("quality.none");
     else left.textContent = t("quality.left", { n: u.left });
+    const input = $(`#create-form input[name="quality"][value="${tier}"]`);
+    input.disabled = spent;
+    input.closest(".tier").classList.toggle("spent", spent);
+    if (!spent) open.push(tier);
   }
+  if (open.length && !open.includes(form().quality)) setRadio("quality", open[0]);
+  state.spent = !!state.usage && open.length === 0;
+  $("#submit").disabled = state.spent;
+  $("#submit").title = state.spent ? t("quality.spent") : "";
   const chosen = tiers[form().quality];
-  $("#submit-cost").textContent = chosen && chosen.cost != null ? t("quality.cost", { n: chosen.cost }) : "";
+  $("#submit-cost").textContent = state.spent ? t("quality.none") : chosen && chosen.cost != null ? t("quality.cost", { n: chosen.cost }) : "";
   const user = $("#user");
   user.hidden = !state.user;
   if (state.user) {
@@ -538,6 +550,7 @@ function renderAdvice() {
   if (!plan || plan.error) {
     box.dataset.state = plan ? "error" : "empty";
     $("#advice-summary").textContent = plan ? t("advice.unavailable") : t("advice.empty");
+    $("#advice-summary").lang = state.lang;
     $("#score-num").textContent = "–";
     meter.style.strokeDasharray = "0 100";
     updatePreview();
@@ -552,20 +565,26 @@ function renderAdvice() {
   const camera = motionName(plan.camera);
   const style = motionName(plan.style);
   const subjects = Array.isArray(plan.subjects) ? plan.subjects.filter(Boolean) : [];
+  // The verdict, what is missing and the suggestions speak the prompt's language (the planner writes
+  // its suggestions in it); the chips are controls and speak the interface's.
+  const adviceLang = [plan.advice_language, plan.language].find((l) => LANGS.includes(l)) || state.lang;
+  const ta = adviceLang === state.lang ? t : makeT(adviceLang);
   const missing = [];
   if (Array.isArray(plan.missing)) {
     const names = { camera: "advice.camera", style: "advice.style", time_of_day: "advice.time", setting: "advice.setting" };
-    for (const m of plan.missing) missing.push(names[m] ? t(names[m]).toLowerCase() : humanWord(m));
+    for (const m of plan.missing) missing.push(names[m] ? ta(names[m]).toLowerCase() : humanWord(m));
   } else {
-    if ("subjects" in plan && !subjects.length) missing.push(t("advice.subject"));
-    if (!plan.setting) missing.push(t("advice.setting").toLowerCase());
-    if (!plan.time_of_day) missing.push(t("advice.time").toLowerCase());
-    if ((!camera || !CAMERAS.includes(camera)) && form().camera === "auto") missing.push(t("advice.camera").toLowerCase());
+    if ("subjects" in plan && !subjects.length) missing.push(ta("advice.subject"));
+    if (!plan.setting) missing.push(ta("advice.setting").toLowerCase());
+    if (!plan.time_of_day) missing.push(ta("advice.time").toLowerCase());
+    if ((!camera || !CAMERAS.includes(camera)) && form().camera === "auto") missing.push(ta("advice.camera").toLowerCase());
   }
   const summary = $("#advice-summary");
-  summary.textContent = t(`advice.${level}`);
-  summary.append(el("span", { class: "visually-hidden", text: ` · ${t("advice.score")} ${score}/100` }));
-  if (missing.length) summary.append(el("small", { class: "missing-line", text: t("advice.missing", { list: missing.join(", ") }) }));
+  summary.lang = adviceLang;
+  list.lang = adviceLang;
+  summary.textContent = ta(`advice.${level}`);
+  summary.append(el("span", { class: "visually-hidden", text: ` · ${ta("advice.score")} ${score}/100` }));
+  if (missing.length) summary.append(el("small", { class: "missing-line", text: ta("advice.missing", { list: missing.join(", ") }) }));
 
   if (plan.language) {
     const code = String(plan.language).toLowerCase();
@@ -655,7 +674,7 @@ async function submit(event) {
     const target = FIELD_FOR_PARAM[err.param];
     if (target) $(target).setAttribute("aria-invalid", "true");
   } finally {
-    button.disabled = false;
+    button.disabled = !!state.spent;
     $("#submit-label").textContent = t("submit");
   }
 }
