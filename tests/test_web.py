@@ -375,6 +375,24 @@ def test_image_mode_drop_preview(studio_server, studio_browser):
         job.locator("button.cancel").click()
         page.wait_for_selector(f'#queue-list .job[data-id="{job_id}"][data-status="canceled"]', timeout=30_000)
 
+        # Replace it through the file picker with a portrait picture: the aspect follows the picture
+        # (the person has not chosen one), and the frame preview turns portrait.
+        buf = io.BytesIO()
+        _lake_picture().transpose(Image.Transpose.ROTATE_90).save(buf, "PNG")
+        page.set_input_files("#image-input", files=[{"name": "tall.png", "mimeType": "image/png", "buffer": buf.getvalue()}])
+        page.wait_for_function("document.querySelector('#image-preview').naturalWidth === 180")
+        assert page.locator("#image-name").inner_text() == "tall.png"
+        page.wait_for_function("document.querySelector('input[name=aspect][value=\"9:16\"]').checked")
+        frame = page.locator("#frame").bounding_box()
+        assert frame["height"] > frame["width"] * 1.5, frame
+        # Once the person picks an aspect, a new picture leaves it alone.
+        page.click('label.aspect:has(input[value="1:1"])')
+        buf = io.BytesIO()
+        _lake_picture().save(buf, "PNG")
+        page.set_input_files("#image-input", files=[{"name": "wide.png", "mimeType": "image/png", "buffer": buf.getvalue()}])
+        page.wait_for_function("document.querySelector('#image-preview').naturalWidth === 320")
+        assert page.locator('input[name="aspect"][value="1:1"]').is_checked()
+
         page.click("#image-clear")
         assert page.locator("#drop-empty").is_visible()
     finally:

@@ -477,7 +477,18 @@ function setImage(file) {
   state.imageURL = URL.createObjectURL(file);
   setRadio("mode", "image");
   const img = $("#image-preview");
-  img.onload = () => { $("#image-meta").textContent = `${img.naturalWidth}×${img.naturalHeight} · ${formatBytes(file.size)}`; };
+  img.onload = () => {
+    $("#image-meta").textContent = `${img.naturalWidth}×${img.naturalHeight} · ${formatBytes(file.size)}`;
+    // The picture is the first frame: unless the person chose an aspect, take the one nearest to it.
+    if (!state.aspectChosen) {
+      const ratio = Math.log(img.naturalWidth / img.naturalHeight);
+      const nearest = ASPECTS.reduce((best, a) => {
+        const [w, h] = a.split(":").map(Number);
+        return Math.abs(Math.log(w / h) - ratio) < Math.abs(Math.log(best[0] / best[1]) - ratio) ? [w, h, a] : best;
+      }, [16, 9, "16:9"])[2];
+      if (setRadio("aspect", nearest)) { updatePreview(); scheduleAdvice(); }
+    }
+  };
   img.src = state.imageURL;
   $("#image-name").textContent = file.name;
   $("#image-meta").textContent = formatBytes(file.size);
@@ -685,6 +696,7 @@ function fillForm(v) {
   setRadio("quality", v.quality === "high" ? "high" : "fast");
   $("#duration").value = String(clamp(Math.round(Number(v.seconds) || 5), 5, 30));
   setRadio("aspect", aspectOf(v));
+  state.aspectChosen = true;
   const style = motionName(v.style);
   setRadio("style", STYLES.includes(style) ? style : "auto");
   const cam = motionName(v.camera);
@@ -1074,6 +1086,7 @@ function wire() {
   formNode.addEventListener("change", (e) => {
     const name = e.target.name;
     if (name === "mode") updateMode();
+    if (name === "aspect" && e.isTrusted) state.aspectChosen = true;
     if (["aspect", "camera", "style", "seconds"].includes(name)) { updatePreview(); scheduleAdvice(); }
     if (name === "quality") renderUsage();
   });
