@@ -34,6 +34,23 @@ ADVICE_READY = """(() => {
 })()"""
 
 
+# Controls that stick out of their panel (a card cut off at the edge of a phone), as "selector: px".
+INSIDE_PANELS = """(() => {
+    const out = [];
+    for (const panel of document.querySelectorAll('.panel, .topbar')) {
+        const edge = panel.getBoundingClientRect();
+        const sel = '.aspect-card, .preset-card, .tier-card, .chip, .btn, .seg span, .job, .card, .lang';
+        for (const node of panel.querySelectorAll(sel)) {
+            const r = node.getBoundingClientRect();
+            if (!r.width) continue;
+            const over = Math.max(r.right - edge.right, edge.left - r.left);
+            if (over > 0.5) out.push(`${node.className}: ${over.toFixed(1)}px`);
+        }
+    }
+    return out;
+})()"""
+
+
 def _state(page, selector: str, attribute: str) -> str | None:
     return page.locator(selector).first.get_attribute(attribute)
 
@@ -313,7 +330,12 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
     page.wait_for_function(ADVICE_READY)
     page.wait_for_timeout(400)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.evaluate(INSIDE_PANELS) == []
     save_screenshot(page, "10-phone", full_page=True)
+    page.set_viewport_size({"width": 320, "height": 640})  # the smallest phones still in use
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    assert page.evaluate(INSIDE_PANELS) == []
 
     # Delete from the gallery (two clicks: delete, confirm): gone from the page and from the service.
     card.locator(".act-delete").click()
