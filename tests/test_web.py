@@ -126,6 +126,8 @@ def test_studio_flow(studio_server, studio_browser, tmp_path):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    refused: list[str] = []
+    page.on("response", lambda res: refused.append(f"{res.status} {res.request.method} {res.url}") if res.status >= 400 else None)
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     try:
         _flow(page, base, key, api, tmp_path)
@@ -133,6 +135,8 @@ def test_studio_flow(studio_server, studio_browser, tmp_path):
         api.close()
         context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    # The only request the server refused is the sign-in with a wrong key.
+    assert refused == [f"401 GET {base}/v1/me"], refused
 
 
 def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
