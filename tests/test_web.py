@@ -176,6 +176,12 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
     # 3. Pick 9:16 and a camera. The chip and the preset grid are two views of the same choice.
     page.locator('[data-chip="camera"] select').select_option("tilt_up")
     assert page.locator('input[name="camera"][value="tilt_up"]').is_checked()
+    page.locator('[data-chip="style"] select').select_option("cinematic")
+    assert page.locator('input[name="style"][value="cinematic"]').is_checked()
+    page.wait_for_function("document.querySelector('#scene').classList.contains('st-cinematic')")
+    page.wait_for_function("document.querySelector('[data-chip=style] select')?.value === 'cinematic' && !document.querySelector('#advice').dataset.busy")
+    page.click('label.preset:has(input[name="style"][value="auto"])')  # back to what the prompt says (nothing)
+    page.wait_for_function("document.querySelector('[data-chip=style] select')?.value === '' && !document.querySelector('#advice').dataset.busy")
     page.click('label.aspect:has(input[value="9:16"])')
     page.click('label.preset[data-camera="zoom_in"]')
     assert page.locator('input[name="camera"][value="zoom_in"]').is_checked()
