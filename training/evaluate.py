@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import warnings
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from PIL import Image
 
 from kadr.camera import CAMERA_MOTIONS, CameraPath
+from kadr.video import checks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT.parent / "shared" / "eval" / "prompts.json"
@@ -46,62 +46,24 @@ SCENES: list[dict[str, str]] = [
 PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket")
 
 
-# ---- objective checks ---------------------------------------------------------------------------
-
-
-def luma(frames: np.ndarray) -> float:
-    f = frames.astype(np.float32)
-    return float((0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]).mean())
-
-
-def warmth(frames: np.ndarray) -> float:
-    f = frames.astype(np.float32)
-    return float((f[..., 0] - f[..., 2]).mean())
-
-
-def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
-    diff = (a.astype(np.float64) - b.astype(np.float64)) ** 2
-    if mask is not None:
-        diff = diff[mask]
-    mse = float(diff.mean())
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
+# ---- objective checks: the package's own (kadr.video.checks), so the evaluation measures what `kadr check` does
 
 
 def estimate_camera(frames: np.ndarray, fps: float = 24.0) -> str:
-    """The camera motion optical flow sees: kadr.video.checks.estimate_camera when present, else a
-    least-squares fit of translation + zoom to Farneback flow between frames a third of a second apart."""
-    try:
-        from kadr.video.checks import estimate_camera as shared_estimate
+    return checks.estimate_camera(frames, fps).label
 
-        result = shared_estimate(frames)
-        return result if isinstance(result, str) else getattr(result, "motion", str(result))
-    except ImportError:
-        pass
-    import cv2
 
-    n, h, w = frames.shape[:3]
-    gap = max(1, int(round(fps / 3)))
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    xc, yc = (xs - w / 2) / w, (ys - h / 2) / h
-    fits = []
-    for i in range(0, n - gap, gap):
-        a = cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY)
-        b = cv2.cvtColor(frames[i + gap], cv2.COLOR_RGB2GRAY)
-        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)  # (H, W, 2) pixels
-        fu, fv = flow[..., 0] / w, flow[..., 1] / h
-        # u = tx + s * xc, v = ty + s * yc
-        A = np.zeros((2 * h * w, 3), np.float32)
-        A[: h * w, 0] = 1.0
-        A[: h * w, 2] = xc.ravel()
-        A[h * w:, 1] = 1.0
-        A[h * w:, 2] = yc.ravel()
-        rhs = np.concatenate([fu.ravel(), fv.ravel()])
-        fits.append(np.linalg.lstsq(A, rhs, rcond=None)[0])
-    tx, ty, s = np.mean(fits, axis=0) * (fps / gap)  # per second
-    scores = {"pan_right": -tx / 0.08, "pan_left": tx / 0.08, "tilt_up": ty / 0.08, "tilt_down": -ty / 0.08,
-              "zoom_in": s / 0.07, "zoom_out": -s / 0.07}
-    best = max(scores, key=scores.get)
-    return best if scores[best] > 0.25 else "static"
+def luma(frames: np.ndarray) -> float:
+    return checks.brightness_and_warmth(frames)["luma"]
+
+
+def warmth(frames: np.ndarray) -> float:
+    return checks.brightness_and_warmth(frames)["warmth"]
+
+
+def masked_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """PSNR over the pixels where ``mask`` is set (the part of a moved frame that is still in view)."""
+    return checks.psnr(a[mask], b[mask])
 
 
 # ---- the suite -----------------------------------------------------------------------------------
@@ -155,7 +117,7 @@ def evaluate(pipe: Any, quick: bool = False, sheet: Path | None = None) -> dict[
         for mi, motion in enumerate(CAMERA_MOTIONS):
             frames = make(pipe, "", motion, seed=300 + mi, image=picture)
             target = np.asarray(pipe._prepare_image(picture, frames.shape[1], frames.shape[2])[0].permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte())
-            first_psnr.append(psnr(frames[0], target))
+            first_psnr.append(checks.psnr(frames[0], target))
             last_psnr.append(_moved_psnr(frames[-1], target, motion, len(frames)))
             rows.append({"photo": name, "motion": motion, "estimated": estimate_camera(frames)})
             if mi == 1:
@@ -218,7 +180,7 @@ def _moved_psnr(frame: np.ndarray, target: np.ndarray, motion: str, n: int) -> f
     moved, vis = warp_view(img, torch.zeros_like(pose), pose)
     moved_np = moved[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
     mask = np.repeat((vis[0, 0].numpy() > 0.5)[..., None], 3, axis=2)
-    return psnr(frame, moved_np, mask)
+    return masked_psnr(frame, moved_np, mask)
 
 
 def contact_sheet(stills: list[tuple[str, np.ndarray]], path: Path, columns: int = 6) -> None:
