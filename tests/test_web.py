@@ -427,6 +427,16 @@ def test_image_mode_drop_preview(studio_server, studio_browser):
 
         page.click("#image-clear")
         assert page.locator("#drop-empty").is_visible()
+
+        # A damaged file is refused on the page, before anything is sent.
+        posts: list[str] = []
+        page.on("request", lambda req: posts.append(req.url) if req.method == "POST" and req.url.endswith("/v1/videos") else None)
+        page.set_input_files("#image-input", files=[{"name": "broken.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + b"\0" * 40}])
+        page.wait_for_function("document.querySelector('#form-error').textContent.includes('broken.png')")
+        assert page.locator("#drop-empty").is_visible()
+        page.click("#submit")
+        assert page.locator("#form-error").inner_text() == "Add an image first, or switch to text."
+        assert posts == []
     finally:
         api.close()
         context.close()

@@ -477,6 +477,11 @@ function setImage(file) {
   state.imageURL = URL.createObjectURL(file);
   setRadio("mode", "image");
   const img = $("#image-preview");
+  img.onerror = () => {
+    if (state.image !== file) return;
+    clearImage();
+    error.textContent = t("drop.broken", { name: file.name });
+  };
   img.onload = () => {
     $("#image-meta").textContent = `${img.naturalWidth}×${img.naturalHeight} · ${formatBytes(file.size)}`;
     // The picture is the first frame: unless the person chose an aspect, take the one nearest to it.
