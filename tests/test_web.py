@@ -309,6 +309,7 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
     # 8. Switch the interface to English; a vague prompt gets advice.
     page.click('.lang button[data-lang="en"]')
     assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.evaluate("localStorage.getItem('kadr.lang')") == "en"  # the choice outlives the page
     assert page.locator("#create-h").inner_text() == "Create"
     page.locator("#create").evaluate("el => el.scrollIntoView({block: 'start'})")
     # The advice speaks the prompt's language, not the interface's: a Russian prompt under the English
@@ -446,20 +447,22 @@ def test_polling_fallback_without_event_stream(studio_server, studio_browser):
     """With the SSE endpoint unreachable the page falls back to polling: jobs made elsewhere still show up live."""
     base, key = studio_server.base, studio_server.key
     context = studio_browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    context.add_init_script(f"localStorage.setItem('kadr.apiKey', {key!r})")
+    # A Russian interface chosen earlier on the switch wins over the English browser.
+    context.add_init_script(f"localStorage.setItem('kadr.apiKey', {key!r}); localStorage.setItem('kadr.lang', 'ru')")
     context.route("**/v1/events", lambda route: route.abort())
     page = context.new_page()
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     try:
         page.goto(base + "/")
         page.wait_for_selector("#app:not([hidden])")
+        assert page.evaluate("document.documentElement.lang") == "ru"
         page.wait_for_selector('#live[data-state="poll"]')
         video = api.post("/v1/videos", json={"prompt": "A red kite over a green hill", "seconds": "30", "quality": "fast"}).json()
         job = page.locator(f'#queue-list .job[data-id="{video["id"]}"]')
         job.wait_for(timeout=15_000)  # no reload: the poll found it
         api.post(f"/v1/videos/{video['id']}/cancel")
         page.wait_for_selector(f'#queue-list .job[data-id="{video["id"]}"][data-status="canceled"]', timeout=15_000)
-        assert job.locator(".status").inner_text() == "Canceled"
+        assert job.locator(".status").inner_text() == "Отменено"
     finally:
         api.close()
         context.close()
