@@ -21,7 +21,7 @@ from kadr.service.plans import load_plans
 from kadr.service.ratelimit import RateLimiter
 from kadr.service.scheduler import Scheduler, SchedulerConfig
 from kadr.service.settings import ServiceSettings
-from kadr.service.store import Database, JobStore, UserStore
+from kadr.service.store import Database, JobStore, KeyCache, UserStore
 from kadr.service.usage import UsageService
 from kadr.service.videos import Limits, VideoService
 from kadr.service.webhooks import WebhookSender
@@ -98,6 +98,7 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
         state.plans = plans
         state.jobs = jobs
         state.users = UserStore(db)
+        state.keys = KeyCache(settings.key_cache_s)
         state.bus = bus
         state.metrics = metrics
         state.limiter = RateLimiter()

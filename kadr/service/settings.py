@@ -50,6 +50,9 @@ class ServiceSettings(BaseSettings):
     webhook_timeout_s: float = Field(10.0, gt=0, description="Timeout of one webhook delivery attempt.")
     webhook_max_attempts: int = Field(8, ge=1, le=30, description="Delivery attempts before a webhook is given up.")
     webhook_retry_base_s: float = Field(2.0, gt=0, description="First retry delay; it doubles each attempt (max 1 h).")
+    key_cache_s: float = Field(2.0, ge=0, le=60,
+                               description="Seconds an API key's user is remembered between store reads (0: read every "
+                                           "request); a key removed or replaced by `kadr users` stops working after this.")
     sse_keepalive_s: float = Field(15.0, gt=0, description="Comment line sent on idle event streams this often.")
     allow_insecure: bool = Field(False, description="Local development only: bind a non-loopback address without users.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")

@@ -1,4 +1,9 @@
-"""Route dependencies: the services (from app.state, set up by the app's lifespan) and the caller's identity."""
+"""Route dependencies: the services (from app.state, set up by the app's lifespan) and the caller's identity.
+
+All are ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool, and a hop to a
+thread and back costs more than these getters themselves; the one that reads the store does so
+through the key cache, and only a miss goes to a thread.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import math
 import time
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from kadr.service.api.errors import ApiError
 from kadr.service.events import EventBus
@@ -13,36 +19,36 @@ from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import PlanBook
 from kadr.service.ratelimit import RateLimiter
 from kadr.service.settings import ServiceSettings
-from kadr.service.store import UserRecord, UserStore
+from kadr.service.store import KeyCache, UserRecord, UserStore
 from kadr.service.usage import UsageService
 from kadr.service.videos import VideoService
 
 
-def videos(request: Request) -> VideoService:
+async def videos(request: Request) -> VideoService:
     return request.app.state.videos
 
 
-def usage(request: Request) -> UsageService:
+async def usage(request: Request) -> UsageService:
     return request.app.state.usage
 
 
-def bus(request: Request) -> EventBus:
+async def bus(request: Request) -> EventBus:
     return request.app.state.bus
 
 
-def settings(request: Request) -> ServiceSettings:
+async def settings(request: Request) -> ServiceSettings:
     return request.app.state.settings
 
 
-def metrics(request: Request) -> ServiceMetrics:
+async def metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
-def plans(request: Request) -> PlanBook:
+async def plans(request: Request) -> PlanBook:
     return request.app.state.plans
 
 
-def current_user(request: Request) -> UserRecord:
+async def current_user(request: Request) -> UserRecord:
     """Bearer auth, then the key's request rate. 401 without a valid key, 429 over the rate."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
@@ -50,8 +56,12 @@ def current_user(request: Request) -> UserRecord:
     if scheme.lower() != "bearer" or not key:
         raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'. Keys come from `kadr users add NAME`.",
                        code="missing_api_key")
-    users: UserStore = request.app.state.users
-    user = users.authenticate(key)
+    keys: KeyCache = request.app.state.keys
+    user = keys.get(key)
+    if user is None:
+        users: UserStore = request.app.state.users
+        user = await run_in_threadpool(users.authenticate, key)
+        keys.put(key, user)
     if user is None:
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
     plan = request.app.state.plans.get(user.plan)

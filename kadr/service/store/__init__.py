@@ -16,13 +16,14 @@ from kadr.service.store.jobs import (
     Usage,
     new_job_id,
 )
-from kadr.service.store.users import NewUser, UserError, UserRecord, UserStore, hash_key
+from kadr.service.store.users import KeyCache, NewUser, UserError, UserRecord, UserStore, hash_key
 
 __all__ = [
     "Database",
     "Delivery",
     "Failed",
     "JobStore",
+    "KeyCache",
     "LedgerEntry",
     "NewUser",
     "QuotaExceeded",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from kadr.service.store.schema import SCHEMA_VERSION, Base, MetaRow
@@ -71,6 +71,12 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read on a bare connection (no ORM session): for the per-request paths, auth and polling."""
+        with self.engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[Session]:
