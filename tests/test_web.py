@@ -34,7 +34,8 @@ ADVICE_READY = """(() => {
 })()"""
 
 
-# Controls that stick out of their panel (a card cut off at the edge of a phone), as "selector: px".
+# Controls that stick out of their panel (a card cut off at the edge of a phone) or whose text spills out
+# of them, as "class: px".
 INSIDE_PANELS = """(() => {
     const out = [];
     for (const panel of document.querySelectorAll('.panel, .topbar')) {
@@ -45,6 +46,9 @@ INSIDE_PANELS = """(() => {
             if (!r.width) continue;
             const over = Math.max(r.right - edge.right, edge.left - r.left);
             if (over > 0.5) out.push(`${node.className}: ${over.toFixed(1)}px`);
+            const spill = node.scrollWidth - node.clientWidth;  // its own text wider than the card
+            if (spill > 1 && getComputedStyle(node).overflowX === 'visible')
+                out.push(`${node.className} (${node.textContent.trim().slice(0, 30)}): text ${spill}px too wide`);
         }
     }
     return out;
@@ -189,6 +193,7 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
     frame = page.locator("#frame").bounding_box()
     assert frame["height"] > frame["width"] * 1.5, f"the frame preview should be portrait: {frame}"
     assert "mv-zoom_in" in page.locator("#scene").get_attribute("class")
+    assert page.evaluate(INSIDE_PANELS) == []
     assert page.locator("#duration").input_value() == "5"
     # Each camera preset has a small animated icon (the static one holds still).
     motions = page.evaluate("""[...document.querySelectorAll('label.preset[data-camera] .mv')].map((i) => {
@@ -331,6 +336,7 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
     summary = page.locator("#advice-summary").inner_text()
     assert summary.startswith("Too vague") and "Missing:" in summary and not CYRILLIC.search(summary), summary
     assert page.locator("#advice-list li").count() >= 1
+    assert page.evaluate(INSIDE_PANELS) == []  # the English words fit too
     save_screenshot(page, "09-vague-advice-english")
 
     # 9. Phone width: one column, nothing wider than the screen.
