@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from kadr.service.jobs import STATUSES, TRANSITIONS, JobParams, NewJob, can_move, sources_of
 from kadr.service.plans import DEFAULT_PLANS_TOML, Plan, TierLimits, parse_plans, period_bounds, period_of
-from kadr.service.store import Database, Failed, JobStore, QuotaExceeded, Succeeded, UserStore, new_job_id
+from kadr.service.store import Database, Failed, JobStore, KeyCache, QuotaExceeded, Succeeded, UserStore, new_job_id
 from kadr.service.store.schema import UserRow
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -266,3 +266,26 @@ def test_plans_file_and_periods() -> None:
     december = datetime(2026, 12, 31, 23, 0, tzinfo=timezone.utc).timestamp()
     assert period_of(december) == "2026-12"
     assert period_bounds(december)[1] == datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+
+def test_key_cache_remembers_known_keys_for_its_ttl_only(stores) -> None:
+    _, users, _ = stores
+    made = users.add("ann", "test", NOW)
+    now = [100.0]
+    cache = KeyCache(ttl_s=2.0, clock=lambda: now[0], max_entries=2)
+    assert cache.get(made.api_key) is None
+    cache.put(made.api_key, users.authenticate(made.api_key))
+    cache.put("kadr-unknown", None)  # unknown keys are not remembered: a new key works at once
+    assert cache.get(made.api_key).name == "ann" and cache.get("kadr-unknown") is None
+    users.remove("ann")
+    now[0] += 1.9
+    assert cache.get(made.api_key).name == "ann"  # a removed key works until its entry is 2 s old ...
+    now[0] += 0.2
+    assert cache.get(made.api_key) is None  # ... then the store is asked again
+    assert users.authenticate(made.api_key) is None
+    for i in range(5):  # bounded: full of live entries, it starts afresh
+        cache.put(f"kadr-{i}", made.user)
+    assert len(cache._entries) <= 2
+    off = KeyCache(ttl_s=0)  # key_cache_s = 0: every request reads the store
+    off.put(made.api_key, made.user)
+    assert off.get(made.api_key) is None

@@ -9,6 +9,7 @@ the field named, rather than failing later in a worker).
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import secrets
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from kadr.errors import InvalidRequestError, KadrError
@@ -225,11 +227,11 @@ class VideoService:
         if len(image.data) > self.limits.max_image_bytes:
             raise InvalidRequestError("input_reference", f"{image.filename} ({len(image.data)} bytes)",
                                       f"a PNG, JPEG or WebP image of at most {self.limits.max_image_bytes // 2**20} MB")
-        picture = load_image(image.data, "input_reference")
-        if picture.width * picture.height > self.limits.max_image_pixels:
-            raise InvalidRequestError("input_reference", f"{picture.width}x{picture.height}",
+        size = _header_size(image.data)  # checked before decoding: a small file can hold a huge picture
+        if size is not None and size[0] * size[1] > self.limits.max_image_pixels:
+            raise InvalidRequestError("input_reference", f"{image.filename} ({size[0]}x{size[1]})",
                                       f"an image of at most {self.limits.max_image_pixels / 1e6:g} megapixels")
-        return picture
+        return load_image(image.data, "input_reference")
 
     # ---- read, cancel, delete ----------------------------------------------------------------------
 
@@ -281,6 +283,15 @@ class VideoService:
 
     def _publish(self, record: JobRecord) -> None:
         self.bus.publish(VideoEvent(record.user_id, record.id, video_object(record), record.terminal))
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the image's header; None when PIL cannot tell (load_image names the problem)."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            return probe.size
+    except Exception:
+        return None
 
 
 def deleted_object(video_id: str) -> dict[str, Any]:
