@@ -3,7 +3,10 @@
 One flow, step by step, as a person would use the page: sign in, type a Russian prompt and read the
 advice, pick 9:16 and a camera, create, watch the progress reach 100 %, play the video in the page,
 download it, cancel a second job, read the advice on a vague prompt, use it at phone width. Each step
-writes a screenshot to docs/screenshots/ (the README shows them).
+writes a screenshot to docs/screenshots/ (the README shows them). Around it: the page's weight (files
+and what the browser loads), image to video (drop, preview, file picker, a damaged file, a multipart
+submit), "left this month" on every kind of plan, and live updates by polling when the event stream is
+cut off.
 """
 
 from __future__ import annotations
