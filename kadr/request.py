@@ -139,6 +139,8 @@ def load_image(value: ImageInput, field_name: str = "image") -> Image.Image:
         raise InvalidRequestError(field_name, f"{label} (not an image)", "a PNG, JPEG or WebP image") from None
     except Image.DecompressionBombError:
         raise InvalidRequestError(field_name, f"{label} (too many pixels)", "an image of at most 50 megapixels") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # a header cut short or garbled
+        raise InvalidRequestError(field_name, f"{label} (corrupt image header: {exc})", "a complete, readable PNG, JPEG or WebP image") from None
     if fmt not in IMAGE_FORMATS:
         raise InvalidRequestError(field_name, f"{label} ({fmt} image)", "a PNG, JPEG or WebP image")
     _check_pixels(pixels_size, field_name)

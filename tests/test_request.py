@@ -109,6 +109,11 @@ def test_corrupt_image() -> None:
     assert "corrupt PNG data" in message
 
 
+def test_image_cut_inside_its_header() -> None:
+    data = _png_bytes(64, 64)
+    assert "corrupt image header" in _image_error(data[:20])  # signature intact, IHDR chunk cut
+
+
 def test_other_format_refused() -> None:
     buf = io.BytesIO()
     Image.new("RGB", (16, 16)).save(buf, format="BMP")
