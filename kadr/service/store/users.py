@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from kadr.errors import KadrError
@@ -47,6 +47,9 @@ class NewUser:
     user: UserRecord
     api_key: str
     webhook_secret: str | None
+
+
+_USER_BY_KEY_HASH = select(UserRow.__table__).where(UserRow.key_hash == bindparam("key_hash"))
 
 
 def hash_key(key: str) -> str:
@@ -133,9 +136,9 @@ class UserStore:
     def authenticate(self, key: str) -> UserRecord | None:
         if not key.startswith(KEY_PREFIX):
             return None
-        # A Core select on a bare connection: every API request comes through here (an ORM session costs 3x).
+        # A prebuilt Core select on a bare connection: each key cache miss comes here (an ORM session costs 3x).
         with self.db.connect() as conn:
-            row = conn.execute(select(UserRow.__table__).where(UserRow.key_hash == hash_key(key))).one_or_none()
+            row = conn.execute(_USER_BY_KEY_HASH, {"key_hash": hash_key(key)}).one_or_none()
             return _record(row) if row is not None else None
 
     def get(self, user_id: int) -> UserRecord | None:
