@@ -1,6 +1,6 @@
 """Polling latency of GET /v1/videos/{id} while a generation runs, from an open-loop load generator.
 
-    python bench/bench_service_poll.py                       # 200 requests/s for 10 s; prints JSON
+    python bench/bench_service_poll.py                       # 200 requests/s, 3 windows of 10 s; prints JSON
     python bench/bench_service_poll.py --rate 200 --seconds 10 --db postgresql://postgres@127.0.0.1:5432/kadr
 
 It starts a real `kadr serve` on 127.0.0.1 (one worker, a fresh data directory), adds a user, submits
@@ -9,9 +9,11 @@ requests at a fixed rate whatever the server does (open loop: request i leaves a
 an idle keep-alive connection or a new one), so a slow server cannot slow the load down and hide its
 own queueing. Latency is measured from the moment a request was due, not from when it was written,
 so queueing inside the generator counts against the server too. The same window is measured first
-with no generation running, as the baseline that tells the generation's cost apart from the machine's.
+with no generation running, as the baseline that tells the generation's cost apart from the machine's;
+then ``--windows`` windows while the generation runs, and the target is judged on their median p99
+(one window can be spoilt by another program on a shared machine; the generator's own lag shows it).
 
-Bounded: at most ``rate * seconds`` requests, and at most ``seconds`` plus the ``--timeout`` for
+Bounded: at most ``rate * seconds`` requests a window, each window at most ``seconds`` plus ``--timeout`` for
 the stragglers; loopback only. The target of issue 5 is p99 < 50 ms at 200 requests a second.
 """
 
@@ -60,7 +62,7 @@ class Window:
     errors: dict[str, int] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     sent: int = 0
-    max_lag_ms: float = 0.0  # how late the generator itself was in sending a request
+    lags_ms: list[float] = field(default_factory=list)  # how late the generator itself sent each request
     connections: int = 0
     elapsed_s: float = 0.0
     server_cpu_s: float = 0.0  # CPU time of the API process (not its workers) during the window
@@ -70,9 +72,10 @@ class Window:
 
     def summary(self, rate: float) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
+        lags = sorted(self.lags_ms)
 
-        def pct(q: float) -> float | None:
-            return round(lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else None
+        def pct(q: float, values: list[float] = lat) -> float | None:
+            return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
 
         return {
             "target_rate": rate,
@@ -85,7 +88,9 @@ class Window:
             "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),
             "max_ms": round(lat[-1], 2) if lat else None,
-            "generator_max_lag_ms": round(self.max_lag_ms, 2),
+            # The generator's own lateness: when it is as large as the latency, the whole machine stalled.
+            "generator_p99_lag_ms": pct(0.99, lags),
+            "generator_max_lag_ms": round(lags[-1], 2) if lags else None,
             "connections": self.connections,
             "server_cpu_ms_per_request": round(self.server_cpu_s * 1000 / self.sent, 3) if self.sent else None,
             "video_status_seen": self.statuses,
@@ -184,7 +189,7 @@ async def open_loop(url: str, path: str, key: str, rate: float, seconds: float, 
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        window.max_lag_ms = max(window.max_lag_ms, (time.perf_counter() - due) * 1000.0)
+        window.lags_ms.append((time.perf_counter() - due) * 1000.0)
         tasks.append(asyncio.create_task(one_request(pool, request, due, window, timeout)))
         window.sent += 1
     await asyncio.gather(*tasks)
@@ -224,6 +229,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each window")
     parser.add_argument("--timeout", type=float, default=5.0, help="a request slower than this is an error")
     parser.add_argument("--db", help="store URL (default: SQLite in the temporary data directory)")
+    parser.add_argument("--windows", type=int, default=3, help="windows measured while the generation runs")
     parser.add_argument("--no-baseline", action="store_true", help="skip the window with no generation")
     args = parser.parse_args()
 
@@ -252,8 +258,11 @@ def main() -> None:
                     raise SystemExit(f"the generation ended before the window: {v}")
                 time.sleep(0.05)
             load_before = os.getloadavg()[0]
-            busy = measure(url, f"/v1/videos/{video['id']}", key, args, process.pid)
-            result["during_generation"] = busy.summary(args.rate)
+            windows = []
+            for _ in range(args.windows):
+                busy = measure(url, f"/v1/videos/{video['id']}", key, args, process.pid)
+                windows.append(busy.summary(args.rate))
+            result["during_generation"] = windows
             after = client.get(f"/v1/videos/{video['id']}").json()
             result["generation_progress_at_end"] = after["progress"]
             result["generation_status_at_end"] = after["status"]
@@ -266,10 +275,12 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(data, ignore_errors=True)
-    during = result["during_generation"]
+    p99s = sorted(w["p99_ms"] for w in result["during_generation"] if w["p99_ms"] is not None)
     result["target_p99_ms"] = 50.0
-    result["meets_target"] = bool(during["p99_ms"] is not None and during["p99_ms"] < 50.0 and during["errors"] == 0
-                                  and during["achieved_rate"] >= 0.95 * args.rate)
+    result["during_generation_p99_ms"] = {"best": p99s[0], "median": p99s[len(p99s) // 2], "worst": p99s[-1]} if p99s else None
+    result["meets_target"] = bool(p99s and p99s[len(p99s) // 2] < 50.0
+                                  and all(w["errors"] == 0 and w["achieved_rate"] >= 0.95 * args.rate
+                                          for w in result["during_generation"]))
     print(json.dumps(result, indent=2))
 
 
