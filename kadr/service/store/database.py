@@ -51,6 +51,10 @@ class Database:
             self._write_lock = None
         else:
             raise ValueError(f"db: got {url!r}; allowed: a sqlite:/// or postgresql:// URL")
+        # The one-statement reads of connect() need no transaction around them: on PostgreSQL, autocommit
+        # spares the BEGIN and ROLLBACK round trips (each one a wake-up of the server's backend process).
+        self._reader: Engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                                if self.dialect == "postgresql" else self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,8 +78,8 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A read on a bare connection (no ORM session): for the per-request paths, auth and polling."""
-        with self.engine.connect() as conn:
+        """One read statement on a bare connection (no ORM session): for the per-request paths, auth and polling."""
+        with self._reader.connect() as conn:
             yield conn
 
     @contextmanager
