@@ -238,7 +238,12 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
             seen.append(value)
         if status == "running" and 0 < value < 100 and not mid_shot:
             page.evaluate("window.scrollTo(0, 0)")
-            assert page.locator(f'#queue-list .job[data-id="{video_id}"] .pct').inner_text() == f"{value}%"
+            # The bar and its label, read in one go (the job may move on between two reads).
+            now, label = page.evaluate(
+                """(id) => { const job = document.querySelector(`#queue-list .job[data-id="${id}"]`);
+                             return [job.querySelector('[role="progressbar"]').getAttribute('aria-valuenow'),
+                                     job.querySelector('.pct').textContent]; }""", video_id)
+            assert label.strip() == f"{now}%"
             save_screenshot(page, "04-queue-progress")
             mid_shot = True
         if status in ("failed", "canceled"):

@@ -185,15 +185,20 @@ def _moved_psnr(frame: np.ndarray, target: np.ndarray, motion: str, n: int) -> f
 
 def contact_sheet(stills: list[tuple[str, np.ndarray]], path: Path, columns: int = 6) -> None:
     """Each clip as three frames (start, middle, end) side by side, with its label; saved as a PNG."""
-    from PIL import ImageDraw
+    from PIL import ImageDraw, ImageFont
 
+    # Pillow's built-in font has no Cyrillic; DejaVu (Debian's fonts-dejavu-core) has.
+    try:
+        font = ImageFont.truetype("DejaVuSans.ttf", 11)
+    except OSError:
+        font = ImageFont.load_default()
     cells = []
     for label, frames in stills:
         picks = [frames[0], frames[len(frames) // 2], frames[-1]]
         strip = np.concatenate([np.asarray(Image.fromarray(f).resize((128, 72) if f.shape[1] >= f.shape[0] else (72, 128))) for f in picks], axis=1)
         canvas = Image.new("RGB", (3 * 128, 128 + 14), (20, 20, 20))
         canvas.paste(Image.fromarray(strip), (0, 14))
-        ImageDraw.Draw(canvas).text((2, 1), label[:60], fill=(230, 230, 230))
+        ImageDraw.Draw(canvas).text((2, 1), label[:60], fill=(230, 230, 230), font=font)
         cells.append(canvas)
     rows = (len(cells) + columns - 1) // columns
     sheet = Image.new("RGB", (columns * 3 * 128, rows * 142), (0, 0, 0))

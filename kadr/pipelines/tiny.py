@@ -85,7 +85,9 @@ def _spec(parameters: int) -> ModelSpec:
             "3:4": {"fast": (168, 224), "high": (240, 320)},
         },
         steps={"fast": 6, "high": 12},
-        guidance_scale=2.0,
+        # Measured on the shipped weights: 4.0 separates night from day and sunset from day more than 2.0
+        # (luma 32 vs 185, warmth +13 against 40 vs 152, +7), at the same cost.
+        guidance_scale=4.0,
         negative_prompt="",
         english_only=False,
         loader="kadr.pipelines.tiny:load",
