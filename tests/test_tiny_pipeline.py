@@ -83,8 +83,13 @@ def test_seeds_and_prompts_change_the_video(pipe) -> None:
 
 def test_callback_counts_every_step_and_can_cancel(pipe) -> None:
     seen: list[tuple[int, int]] = []
-    # 3 s at 8 fps -> 10 keyframes -> windows of 4 with overlap 1: (0,4) (3,7) (6,10) -> 3 windows x 2 steps
+    # 3 s at 8 fps -> 10 keyframes -> keyframe 0 alone, then windows of 4 with overlap 1: (0,4) (3,7) (6,10)
+    # -> 4 passes x 2 steps
     call(pipe, num_frames=25, callback_on_step_end=lambda i, n: seen.append((i, n)))
+    assert seen == [(i, 8) for i in range(8)]
+    # With a first frame given there is no keyframe-0 pass: 3 windows x 2 steps.
+    seen.clear()
+    call(pipe, num_frames=25, image=Image.new("RGB", (64, 36)), callback_on_step_end=lambda i, n: seen.append((i, n)))
     assert seen == [(i, 6) for i in range(6)]
 
     def cancel(i: int, n: int) -> None:
