@@ -223,19 +223,25 @@ class KadrTinyPipeline:
         first_pass = known_first is None and cfg.first_keyframe_pass and k_total > 1
         total_steps = (len(windows) + int(first_pass)) * num_inference_steps
         step_index = 0
-        if first_pass:
-            x = noise[:1][None]  # (1, 1, C, h, w)
-            cam = cam_all[:1][None].clone()  # (1, 1, 6)
-            none_known = torch.zeros_like(x)
-            no_mask = torch.zeros(1, 1, device=self.device)
-            self.scheduler.set_timesteps(num_inference_steps)
+
+        def denoise(x: torch.Tensor, t_start: float, cam: torch.Tensor, known: torch.Tensor,
+                    known_mask: torch.Tensor) -> torch.Tensor:
+            """Euler steps from ``t_start`` to 0, known latent frames held fixed; reports every step."""
+            nonlocal step_index
+            keep = known_mask[:, :, None, None, None] > 0
+            self.scheduler.set_timesteps(num_inference_steps, start=t_start)
             for i in range(num_inference_steps):
                 t = float(self.scheduler.timesteps[i])
-                v = self._velocity(x, t, text, uncond, cam, none_known, no_mask, guidance_scale, pos_scale)
-                x = self.scheduler.step(v, i, x)
+                v = self._velocity(x, t, text, uncond, cam, known, known_mask, guidance_scale, pos_scale)
+                x = torch.where(keep, known, self.scheduler.step(v, i, x))
                 if callback_on_step_end is not None:
                     callback_on_step_end(step_index, total_steps)
                 step_index += 1
+            return x
+
+        if first_pass:
+            x = noise[:1][None]  # (1, 1, C, h, w)
+            x = denoise(x, 1.0, cam_all[:1][None], torch.zeros_like(x), torch.zeros(1, 1, device=self.device))
             # Through pixels, like an input image: the residual of the decoded keyframe over its
             # re-encoding is fine detail that then moves exactly along the camera path (zooms too).
             first = self._crop(self.vae.decode(x[0]), height, width).clamp(-1.0, 1.0)  # (1, 3, H, W)
@@ -267,16 +273,7 @@ class KadrTinyPipeline:
                 t_start = cfg.anchor_start
                 x = (1.0 - t_start) * moved[None] + t_start * x
             x = torch.where(known_mask[:, :, None, None, None] > 0, known, x)
-            self.scheduler.set_timesteps(num_inference_steps, start=t_start)
-            for i in range(num_inference_steps):
-                t = float(self.scheduler.timesteps[i])
-                v = self._velocity(x, t, text, uncond, cam, known, known_mask, guidance_scale, pos_scale)
-                x = self.scheduler.step(v, i, x)
-                x = torch.where(known_mask[:, :, None, None, None] > 0, known, x)
-                if callback_on_step_end is not None:
-                    callback_on_step_end(step_index, total_steps)
-                step_index += 1
-            latents[start:stop] = x[0]
+            latents[start:stop] = denoise(x, t_start, cam, known, known_mask)[0]
 
         # 8. Decode keyframes, crop to the output frame, rebuild every frame along the camera path.
         keyframes = torch.cat([self.vae.decode(latents[i:i + 8]) for i in range(0, k_total, 8)])  # (K, 3, Hg, Wg)
