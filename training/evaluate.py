@@ -53,14 +53,6 @@ def estimate_camera(frames: np.ndarray, fps: float = 24.0) -> str:
     return checks.estimate_camera(frames, fps).label
 
 
-def luma(frames: np.ndarray) -> float:
-    return checks.brightness_and_warmth(frames)["luma"]
-
-
-def warmth(frames: np.ndarray) -> float:
-    return checks.brightness_and_warmth(frames)["warmth"]
-
-
 def masked_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     """PSNR over the pixels where ``mask`` is set (the part of a moved frame that is still in view)."""
     return checks.psnr(a[mask], b[mask])
@@ -139,8 +131,9 @@ def evaluate(pipe: Any, quick: bool = False, sheet: Path | None = None) -> dict[
             by_time.setdefault(p["time"], []).append(frames)
             if seed == 0:
                 stills.append((p["text"][:28], frames))
-    lum = {k: float(np.mean([luma(f) for f in v])) for k, v in by_time.items()}
-    warm = {k: float(np.mean([warmth(f) for f in v])) for k, v in by_time.items()}
+    measured = {k: [checks.brightness_and_warmth(f) for f in v] for k, v in by_time.items()}  # once per clip
+    lum = {k: float(np.mean([m["luma"] for m in ms])) for k, ms in measured.items()}
+    warm = {k: float(np.mean([m["warmth"] for m in ms])) for k, ms in measured.items()}
     report["time_of_day"] = {"luma": lum, "warmth_r_minus_b": warm,
                              "night_over_day_luma": lum.get("night", 0) / max(1e-6, lum.get("day", 1)),
                              "sunset_minus_day_warmth": warm.get("sunset", 0) - warm.get("day", 0)}
