@@ -59,15 +59,18 @@ class KadrTinyConfig:
     # Text-to-video first makes keyframe 0 on its own, then the clip from it as from an input image, so
     # the other keyframes start from that keyframe moved along the camera path (zooms included).
     first_keyframe_pass: bool = True
+    # Move that known keyframe in pixels and re-encode it, rather than moving its latent (see _anchored).
+    pixel_anchor: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {"vae": self.vae.to_dict(), "dit": self.dit.to_dict(), "max_window": self.max_window,
                 "overlap": self.overlap, "shift": self.shift, "grid_multiple": self.grid_multiple,
-                "anchor_start": self.anchor_start, "first_keyframe_pass": self.first_keyframe_pass}
+                "anchor_start": self.anchor_start, "first_keyframe_pass": self.first_keyframe_pass,
+                "pixel_anchor": self.pixel_anchor}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "KadrTinyConfig":
-        known = {"max_window", "overlap", "shift", "grid_multiple", "anchor_start", "first_keyframe_pass"}
+        known = {"max_window", "overlap", "shift", "grid_multiple", "anchor_start", "first_keyframe_pass", "pixel_anchor"}
         return cls(vae=AutoencoderConfig.from_dict(data.get("vae", {})), dit=DiTConfig.from_dict(data.get("dit", {})),
                    **{k: v for k, v in data.items() if k in known})
 
@@ -266,12 +269,10 @@ class KadrTinyPipeline:
             t_start = 1.0
             carried_n = int(known_mask.sum())
             if carried_n and cfg.anchor_start < 1.0:
-                # Latent warping: the last known latent moved along the camera path, partly noised.
-                anchor = known[:, carried_n - 1].expand(n, -1, -1, -1)  # (n, C, h, w)
-                src = torch.from_numpy(key_poses_grid[start + carried_n - 1:start + carried_n]).expand(n, 3)
-                moved, _ = warp_view(anchor, src, torch.from_numpy(key_poses_grid[start:stop]))  # (n, C, h, w)
+                # The last known keyframe moved along the camera path, partly noised, starts the rest.
+                x = self._anchored(known[0, carried_n - 1], key_poses_grid[start + carried_n - 1],
+                                   key_poses_grid[start:stop], x, cfg.anchor_start)
                 t_start = cfg.anchor_start
-                x = (1.0 - t_start) * moved[None] + t_start * x
             x = torch.where(known_mask[:, :, None, None, None] > 0, known, x)
             latents[start:stop] = denoise(x, t_start, cam, known, known_mask)[0]
 
@@ -293,6 +294,26 @@ class KadrTinyPipeline:
         frames = ((frames.clamp(-1.0, 1.0) + 1.0) * 127.5 + 0.5).to(torch.uint8)  # (F, 3, H, W)
         array = frames.permute(0, 2, 3, 1).contiguous().numpy()  # (F, H, W, 3)
         return PipelineOutput(frames=array, extra={"keyframes": k_total, "windows": len(windows)})
+
+    def _anchored(self, latent: torch.Tensor, src_pose: np.ndarray, dst_poses: np.ndarray, noise: torch.Tensor,
+                  t_start: float) -> torch.Tensor:
+        """Start latents (1, n, C, h, w) at time ``t_start``: the keyframe ``latent`` (C, h, w) seen at
+        ``src_pose`` moved to each of ``dst_poses`` (n, 3), mixed with ``noise`` (1, n, C, h, w).
+
+        With ``pixel_anchor`` the move is made on the decoded keyframe and re-encoded: the decoder is
+        not scale-equivariant, so a zoomed latent decodes to texture at the old scale (a latent-space
+        zoom of 0.07/s read 0.01-0.03/s by optical flow, the same zoom in pixels 0.06-0.07/s).
+        """
+        n = dst_poses.shape[0]
+        src = torch.from_numpy(np.asarray(src_pose, np.float32))[None].expand(n, 3)  # (n, 3)
+        dst = torch.from_numpy(np.asarray(dst_poses, np.float32))  # (n, 3)
+        if self.config.pixel_anchor:
+            pixels = self.vae.decode(latent[None]).clamp(-1.0, 1.0)  # (1, 3, Hg, Wg)
+            moved_px, _ = warp_view(pixels.expand(n, -1, -1, -1), src, dst)  # (n, 3, Hg, Wg)
+            moved = torch.cat([self.vae.encode(moved_px[i:i + 8]) for i in range(0, n, 8)])  # (n, C, h, w)
+        else:
+            moved, _ = warp_view(latent[None].expand(n, -1, -1, -1), src, dst)  # (n, C, h, w)
+        return (1.0 - t_start) * moved[None] + t_start * noise
 
     def _condition(self, pixels: torch.Tensor, grid_h: int, grid_w: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A first frame (1, 3, H, W) in [-1, 1] -> its latent on the generation grid (1, C, h, w) and its
