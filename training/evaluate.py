@@ -1,5 +1,5 @@
 """Evaluate kadr-tiny: camera agreement by optical flow, night vs day, sunset warmth, Russian/English
-agreement, image-to-video fidelity on real photographs, determinism. Prints one JSON object.
+agreement, image-to-video fidelity on real photographs, the setting in a still frame, determinism. Prints one JSON object.
 
     python -m training.evaluate                                  # the weights shipped in the package
     python -m training.evaluate --weights checkpoints/export/kadr-tiny --sheet docs/contact_sheet.png
@@ -43,6 +43,16 @@ SCENES: list[dict[str, str]] = [
     {"ru": "Поле с цветами, солнечный день", "en": "A field of flowers on a sunny day"},
     {"ru": "Пустыня днём, жара", "en": "Desert during the day, heat"},
 ]
+SETTING_PROMPTS: dict[str, dict[str, str]] = {
+    "park": {"ru": "Парк летом, солнечный день", "en": "A park on a sunny summer day"},
+    "beach": {"ru": "Пляж и море, солнечный день", "en": "A beach by the sea on a sunny day"},
+    "city": {"ru": "Городская улица днём", "en": "A city street during the day"},
+    "mountains": {"ru": "Горы днём, ясное небо", "en": "Mountains on a clear day"},
+    "forest": {"ru": "Лес днём", "en": "A forest during the day"},
+    "field": {"ru": "Поле, летний день", "en": "A field on a summer day"},
+    "desert": {"ru": "Пустыня днём", "en": "A desert during the day"},
+    "lake": {"ru": "Озеро днём, ясно", "en": "A lake on a clear day"},
+}
 PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket")
 
 
@@ -145,7 +155,21 @@ def evaluate(pipe: Any, quick: bool = False, sheet: Path | None = None) -> dict[
     cross = np.mean([np.abs(means[i][0] - means[j][1]).mean() for i in range(len(means)) for j in range(len(means)) if i != j])
     report["ru_en"] = {"same_scene_color_gap": float(same), "other_scene_color_gap": float(cross), "ratio": float(same / max(cross, 1e-6))}
 
-    # 4. Determinism and seed sensitivity.
+    # 4. The setting in a still frame: a probe fitted on daytime renders of the world names the setting
+    #    of each clip's middle frame (training.setting_probe).
+    from training.setting_probe import fitted
+
+    probe, probe_accuracy = fitted(24 if quick else 40, time_of_day="day")
+    rows = []
+    for si, (setting, texts) in enumerate(SETTING_PROMPTS.items()):
+        for lang in ("ru", "en"):
+            frames = make(pipe, texts[lang], "static", seed=400 + si, seconds=2.0)
+            rows.append({"prompt": texts[lang], "setting": setting, "named": probe.name(frames[len(frames) // 2])})
+    report["setting"] = {"agreement": float(np.mean([r["setting"] == r["named"] for r in rows])), "clips": len(rows),
+                         "probe_accuracy_on_held_out_renders": probe_accuracy, "chance": 1.0 / len(SETTING_PROMPTS),
+                         "misses": [r for r in rows if r["setting"] != r["named"]]}
+
+    # 5. Determinism and seed sensitivity.
     a = make(pipe, "Sunset over the sea", "pan_right", 7, seconds=1.0)
     b = make(pipe, "Sunset over the sea", "pan_right", 7, seconds=1.0)
     c = make(pipe, "Sunset over the sea", "pan_right", 8, seconds=1.0)
@@ -156,7 +180,8 @@ def evaluate(pipe: Any, quick: bool = False, sheet: Path | None = None) -> dict[
     report["score"] = float(report["camera_t2v"]["agreement"] + report["camera_i2v"]["agreement"]
                             + min(1.0, max(0.0, 1.0 - t["night_over_day_luma"]) * 2)
                             + min(1.0, max(0.0, t["sunset_minus_day_warmth"]) / 20.0)
-                            + min(1.0, max(0.0, 1.0 - report["ru_en"]["ratio"])))
+                            + min(1.0, max(0.0, 1.0 - report["ru_en"]["ratio"]))
+                            + report["setting"]["agreement"])
     report["seconds"] = round(time.time() - t0, 1)
     if sheet is not None:
         contact_sheet(stills, sheet)
