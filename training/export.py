@@ -5,8 +5,8 @@
 
 The transformer's EMA weights are exported. Floating tensors are stored as float16 (loaded back as
 float32), which keeps the whole folder well under 40 MB. ``--install`` runs the evaluation
-(training.evaluate) on the export and copies it into the package only when its score beats the score
-recorded with the weights already there (eval.json beside them).
+(training.evaluate) on the export and on the weights already in the package, and copies the export
+into the package only when its score is higher.
 """
 
 from __future__ import annotations
@@ -48,14 +48,18 @@ def export(vae_path: Path, dit_path: Path, out: Path, use_ema: bool = True) -> P
 
 
 def install(candidate: Path, target: Path = WEIGHTS_DIR) -> bool:
-    """Copy ``candidate`` into the package if its evaluation score beats the installed one's."""
+    """Copy ``candidate`` into the package if its evaluation score beats the installed weights' score.
+
+    Both are evaluated here, by the same evaluation and pipeline code: a score recorded by an older
+    version of either is not comparable.
+    """
     from training.evaluate import evaluate_folder
 
     report = evaluate_folder(candidate)
     (candidate / "eval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    old = target / "eval.json"
-    old_score = json.loads(old.read_text())["score"] if old.is_file() and (target / "model.safetensors").is_file() else float("-inf")
-    print(f"score: new {report['score']:.4f} vs installed {old_score:.4f}")
+    installed = (target / "model.safetensors").is_file() and (target / "config.json").is_file()
+    old_score = evaluate_folder(target)["score"] if installed else float("-inf")
+    print(f"score: new {report['score']:.4f} vs installed {old_score:.4f} (both measured now)")
     if report["score"] <= old_score:
         return False
     target.mkdir(parents=True, exist_ok=True)
