@@ -290,34 +290,46 @@ class Engine:
 
 
 class _StepTracker:
-    """Turns per-step callbacks into Progress reports with an ETA, and raises on cancel."""
+    """Turns per-step callbacks into Progress reports with an ETA, and raises on cancel.
+
+    Steps are counted in the plan's units (steps per pass x passes), but a pass's progress is its
+    share of the steps its pipeline says it takes: kadr-tiny adds a keyframe pass and windows, so one
+    pass can take more denoising steps than the plan's.
+    """
 
     def __init__(self, plan: GenerationPlan, report: ProgressCallback, is_cancelled: Callable[[], bool]) -> None:
         self.report = report
         self.is_cancelled = is_cancelled
         self.chunks = len(plan.chunk_frames)
+        self.per_chunk = plan.steps
         self.total = plan.steps * self.chunks
         self.done = 0
+        self.progress = 0.0  # share of the generation done, 0..1
         self.chunk = 0
         self.started = time.perf_counter()
 
     def start_chunk(self, index: int) -> None:
         self.chunk = index
-        self.report(Progress("generate", self.done, self.total, self.done / max(1, self.total) * 0.98,
-                             self._eta(), index + 1, self.chunks))
+        self.progress = index / max(1, self.chunks)
+        self._report()
 
     def on_step(self, step_index: int, total_steps: int) -> None:
         if self.is_cancelled():
             raise GenerationCancelled("cancelled")
-        self.done = self.chunk * (self.total // max(1, self.chunks)) + step_index + 1
-        self.report(Progress("generate", self.done, self.total, self.done / max(1, self.total) * 0.98,
-                             self._eta(), self.chunk + 1, self.chunks))
+        within = min(1.0, (step_index + 1) / max(1, total_steps))
+        self.done = self.chunk * self.per_chunk + max(1, round(within * self.per_chunk))
+        self.progress = (self.chunk + within) / max(1, self.chunks)
+        self._report()
+
+    def _report(self) -> None:
+        self.report(Progress("generate", self.done, self.total, self.progress * 0.98, self._eta(),
+                             self.chunk + 1, self.chunks))
 
     def _eta(self) -> float | None:
-        if self.done == 0:
+        if self.progress <= 0.0 or self.done == 0:
             return None
-        per_step = (time.perf_counter() - self.started) / self.done
-        return round(per_step * (self.total - self.done), 2)
+        elapsed = time.perf_counter() - self.started
+        return round(elapsed / self.progress * (1.0 - self.progress), 2)
 
 
 # ---- planning helpers -----------------------------------------------------------------------

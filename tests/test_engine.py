@@ -97,6 +97,28 @@ def test_progress_reports_stages_steps_and_eta(engine: Engine, tmp_path) -> None
     assert steps[-1].eta_s is not None and steps[0].eta_s is not None
 
 
+class _TwoPassBackend(ScrollerBackend):
+    """Reports twice the steps it was asked for, as kadr-tiny does with its keyframe-0 pass."""
+
+    def __call__(self, *, callback_on_step_end, num_inference_steps, **kwargs):
+        def doubled(i: int, total: int) -> None:
+            for k in (2 * i, 2 * i + 1):
+                callback_on_step_end(k, 2 * total)
+
+        return super().__call__(callback_on_step_end=doubled, num_inference_steps=num_inference_steps, **kwargs)
+
+
+def test_progress_follows_the_steps_the_pipeline_reports(engine: Engine, tmp_path) -> None:
+    seen = []
+    engine.generate(VideoRequest(prompt="Горы", duration=5, seed=1), tmp_path / "p.mp4", backend=_TwoPassBackend(),
+                    on_progress=seen.append)
+    generate = [p for p in seen if p.stage == "generate"]
+    assert all(0.0 <= p.fraction <= 0.98 and p.step <= p.total for p in generate)
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert generate[-1].step == generate[-1].total == 9 and generate[-1].fraction == pytest.approx(0.98)
+
+
 def test_cancel_stops_within_one_step_and_leaves_nothing(engine: Engine, tmp_path) -> None:
     cancel = threading.Event()
     steps_done = []
