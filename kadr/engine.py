@@ -326,7 +326,7 @@ class _StepTracker:
                              self.chunk + 1, self.chunks))
 
     def _eta(self) -> float | None:
-        if self.progress <= 0.0 or self.done == 0:
+        if self.progress <= 0.0:
             return None
         elapsed = time.perf_counter() - self.started
         return round(elapsed / self.progress * (1.0 - self.progress), 2)

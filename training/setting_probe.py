@@ -14,6 +14,7 @@ the two can be read together (chance is 1/8).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -49,7 +50,7 @@ def render_set(per_setting: int, seed: int, width: int = 128, height: int = 72, 
     return np.stack(xs), np.array(ys)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SettingProbe:
     mean: np.ndarray
     std: np.ndarray
@@ -76,9 +77,11 @@ class SettingProbe:
         return SETTINGS[int(self.predict(features(frame)[None])[0])]
 
 
+@lru_cache(maxsize=4)
 def fitted(per_setting: int = 40, seed: int = 0, **fixed: Any) -> tuple[SettingProbe, float]:
     """A probe fitted on ``per_setting`` renders of each setting, and its accuracy on a quarter as many
-    held-out ones; ``fixed`` pins scene fields (``time_of_day="day"``)."""
+    held-out ones; ``fixed`` pins scene fields (``time_of_day="day"``). Cached: the renders take about
+    half a minute, and ``training.export --install`` evaluates two sets of weights in one process."""
     x, y = render_set(per_setting, seed, **fixed)
     probe = SettingProbe.fit(x, y)
     xv, yv = render_set(max(4, per_setting // 4), seed + 1, **fixed)

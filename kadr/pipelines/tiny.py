@@ -52,7 +52,7 @@ class KadrTinyConfig:
     shift: float = 3.0  # time shift of the sampling grid
     grid_multiple: int = 32  # generation size multiple (16x autoencoder, 2x2 patches)
     # When a window starts from known frames (image-to-video, continuation, and text-to-video after its
-    # first keyframe), its other frames start at this noise level from the last known latent moved along
+    # first keyframe), its other frames start at this noise level from the last known keyframe moved along
     # the camera path (1.0: from pure noise). Lower keeps the camera path more exactly: at 0.9 the DiT's
     # keyframes barely follow a zoom, at 0.7 they do (measured with kadr.video.checks).
     anchor_start: float = 0.7
