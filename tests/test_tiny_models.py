@@ -118,6 +118,28 @@ def test_training_loss_goes_down_on_a_fixed_batch() -> None:
     assert float(loss) < 0.7 * first
 
 
+def test_single_keyframe_batches_match_the_first_keyframe_pass() -> None:
+    """Image batches: one frame per clip, nothing known (a loss over known frames would be empty), pose
+    zero and the path's velocity at that frame, as the pipeline conditions keyframe 0 alone."""
+    from kadr.models.geometry import camera_features
+    from training.train_dit import LatentSet, flow_loss
+
+    rng = np.random.default_rng(0)
+    poses = CameraPath.from_motion("pan_right", 8, 3.0).poses
+    records = [{"tier": "fast", "aspect": "16:9", "latents": torch.randn(8, 4, 2, 4).half(),
+                "poses": torch.from_numpy(poses), "text_emb": torch.randn(4, 512).half()} for _ in range(3)]
+    batch = LatentSet(records, 3.0).batch(rng, 64, torch.Generator().manual_seed(0), window=1)
+    assert batch["x0"].shape == (32, 1, 4, 2, 4)  # 64 tokens / 2 tokens a frame
+    assert torch.all(batch["camera"][:, 0, :3] == 0)
+    assert torch.allclose(batch["camera"][:, 0, 3:], torch.from_numpy(camera_features(poses, 3.0)[:, 3:]).mean(0).expand(32, 3))
+    model = VideoDiT(DiTConfig(latent_channels=4, dim=32, depth=2, heads=2))
+    with torch.no_grad():
+        for p in model.patch_out.parameters():
+            p.normal_(std=0.1)
+        loss = flow_loss(model, batch, rng, torch.Generator(), 3.0, 0.0)  # known frames drawn as in training
+    assert torch.isfinite(loss) and float(loss) > 0.1
+
+
 def test_sentence_encoder_is_multilingual() -> None:
     from kadr.models.text import TextEncoder
 

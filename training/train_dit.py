@@ -8,6 +8,11 @@ checkpoints/dit/log.jsonl, saves every --save-every seconds (model, EMA, optimis
 stops after --steps or --minutes. Each batch: one generation grid (tier x aspect), a window of 8-16
 latent frames at a random offset, camera-warped noise, t from a shifted logit-normal, and 0, 1 or 2
 known leading frames (text-to-video, image-to-video, continuation).
+
+A share of the batches (--image-fraction) are single keyframes instead, as in the joint image-video
+training of larger video models: text-to-video starts with keyframe 0 alone (the pipeline's first
+keyframe pass), and a batch of single frames from ~100 different clips teaches that frame's layout
+(the setting) far more per step than ~8 windows of 12 correlated frames.
 """
 
 from __future__ import annotations
@@ -65,7 +70,13 @@ class LatentSet:
         starts = rng.integers(0, k - window + 1, size=b)
         x0 = torch.stack([lat[i, s:s + window] for i, s in zip(idx, starts)]).float()  # (B, L, C, h, w)
         poses = np.stack([self.poses[key][i, s:s + window] for i, s in zip(idx, starts)])  # (B, L, 3)
-        cam = torch.from_numpy(np.stack([camera_features(p, self.key_fps) for p in poses]))  # (B, L, 6)
+        if window == 1:
+            # Like the pipeline's first keyframe pass: pose 0, the velocity of the clip's whole path there.
+            whole = [camera_features(self.poses[key][i], self.key_fps)[s] for i, s in zip(idx, starts)]  # B x (6,)
+            cam = torch.from_numpy(np.stack(whole))[:, None].clone()  # (B, 1, 6)
+            cam[:, :, :3] = 0.0
+        else:
+            cam = torch.from_numpy(np.stack([camera_features(p, self.key_fps) for p in poses]))  # (B, L, 6)
         noise = torch.stack([warped_noise(torch.from_numpy(p), c, h, w, generator=generator) for p in poses])  # (B, L, C, h, w)
         caps = rng.integers(0, self.text[key].shape[1], size=b)
         text = self.text[key][idx, caps].float()  # (B, 512)
@@ -82,7 +93,7 @@ def flow_loss(model: VideoDiT, batch: dict[str, Any], rng: np.random.Generator, 
         u = torch.sigmoid(torch.randn(b, generator=generator))
         t = shift * u / (1.0 + (shift - 1.0) * u)  # (B,)
     if known_count is None:
-        known_count = rng.choice(3, size=b, p=KNOWN_P)
+        known_count = rng.choice(3, size=b, p=KNOWN_P) if f > 1 else np.zeros(b, np.int64)
     known_mask = (torch.arange(f)[None, :] < torch.from_numpy(np.asarray(known_count))[:, None]).float()  # (B, F)
     m = known_mask[:, :, None, None, None]
     x_t = add_noise(x0, noise, t)
@@ -115,6 +126,7 @@ def main() -> None:
     parser.add_argument("--ema", type=float, default=0.998)
     parser.add_argument("--shift", type=float, default=3.0)
     parser.add_argument("--text-drop", type=float, default=0.1)
+    parser.add_argument("--image-fraction", type=float, default=0.4, help="share of batches that are single keyframes")
     parser.add_argument("--dim", type=int, default=DiTConfig.dim)
     parser.add_argument("--depth", type=int, default=DiTConfig.depth)
     parser.add_argument("--heads", type=int, default=DiTConfig.heads)
@@ -187,6 +199,20 @@ def main() -> None:
             losses.append(float(flow_loss(ema, batch, vrng, vgen, args.shift, 0.0, np.zeros(b, np.int64), t)))
         return float(np.mean(losses))
 
+    @torch.no_grad()
+    def validate_keyframe() -> float:
+        """The same, for single keyframes (the text-to-video first pass)."""
+        vrng = np.random.default_rng(998)
+        vgen = torch.Generator().manual_seed(998)
+        losses = []
+        for _ in range(4):
+            batch = val_set.batch(vrng, 2048, vgen, window=1)
+            b = batch["x0"].shape[0]
+            losses.append(float(flow_loss(ema, batch, vrng, vgen, args.shift, 0.0, None, torch.linspace(0.1, 0.9, b))))
+        return float(np.mean(losses))
+
+    if state is not None:  # where this leg starts, measured the same way as where it ends
+        log.write(step=step, val_loss=validate(), val_keyframe_loss=validate_keyframe(), resumed=True)
     t_start = time.time()
     t_saved = t_start
     smooth = None
@@ -196,7 +222,8 @@ def main() -> None:
         lr = cosine_lr(args.lr, step, 200, schedule_progress(step, args.steps, time.time() - t_start, args.minutes))
         for group in opt.param_groups:
             group["lr"] = lr
-        batch = train_set.batch(data_rng, args.token_budget, gen)
+        single = data_rng.random() < args.image_fraction
+        batch = train_set.batch(data_rng, args.token_budget, gen, window=1 if single else None)
         loss = flow_loss(model, batch, data_rng, gen, args.shift, args.text_drop)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -215,12 +242,12 @@ def main() -> None:
             log.write(step=step, loss=value, smooth=smooth, lr=lr, samples_per_s=round(samples / elapsed, 2),
                       elapsed=round(elapsed, 1))
         if step % 500 == 0:
-            log.write(step=step, val_loss=validate())
+            log.write(step=step, val_loss=validate(), val_keyframe_loss=validate_keyframe())
         if time.time() - t_saved > args.save_every:
             checkpoint()
             t_saved = time.time()
     checkpoint()
-    log.write(step=step, val_loss=validate(), final=True)
+    log.write(step=step, val_loss=validate(), val_keyframe_loss=validate_keyframe(), final=True)
 
 
 if __name__ == "__main__":
