@@ -163,8 +163,10 @@ def evaluate(pipe: Any, quick: bool = False, sheet: Path | None = None) -> dict[
     rows = []
     for si, (setting, texts) in enumerate(SETTING_PROMPTS.items()):
         for lang in ("ru", "en"):
-            frames = make(pipe, texts[lang], "static", seed=400 + si, seconds=2.0)
-            rows.append({"prompt": texts[lang], "setting": setting, "named": probe.name(frames[len(frames) // 2])})
+            for seed in ((400,) if quick else (400, 500)):  # 32 clips: two samples of each prompt, not one
+                frames = make(pipe, texts[lang], "static", seed=seed + si, seconds=2.0)
+                rows.append({"prompt": texts[lang], "seed": seed + si, "setting": setting,
+                             "named": probe.name(frames[len(frames) // 2])})
     report["setting"] = {"agreement": float(np.mean([r["setting"] == r["named"] for r in rows])), "clips": len(rows),
                          "probe_accuracy_on_held_out_renders": probe_accuracy, "chance": 1.0 / len(SETTING_PROMPTS),
                          "misses": [r for r in rows if r["setting"] != r["named"]]}
