@@ -61,21 +61,16 @@ class KadrTinyConfig:
     first_keyframe_pass: bool = True
     # Move that known keyframe in pixels and re-encode it, rather than moving its latent (see _anchored).
     pixel_anchor: bool = True
-    # Guidance of that first keyframe pass, as a multiple of the call's guidance_scale. The keyframe sets
-    # the clip's layout (the setting); the rest of the clip grows from it, so stronger guidance there
-    # adds adherence without moving the camera (the later windows start from the moved keyframe).
-    keyframe_guidance: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"vae": self.vae.to_dict(), "dit": self.dit.to_dict(), "max_window": self.max_window,
                 "overlap": self.overlap, "shift": self.shift, "grid_multiple": self.grid_multiple,
                 "anchor_start": self.anchor_start, "first_keyframe_pass": self.first_keyframe_pass,
-                "pixel_anchor": self.pixel_anchor, "keyframe_guidance": self.keyframe_guidance}
+                "pixel_anchor": self.pixel_anchor}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "KadrTinyConfig":
-        known = {"max_window", "overlap", "shift", "grid_multiple", "anchor_start", "first_keyframe_pass", "pixel_anchor",
-                 "keyframe_guidance"}
+        known = {"max_window", "overlap", "shift", "grid_multiple", "anchor_start", "first_keyframe_pass", "pixel_anchor"}
         return cls(vae=AutoencoderConfig.from_dict(data.get("vae", {})), dit=DiTConfig.from_dict(data.get("dit", {})),
                    **{k: v for k, v in data.items() if k in known})
 
@@ -233,14 +228,14 @@ class KadrTinyPipeline:
         step_index = 0
 
         def denoise(x: torch.Tensor, t_start: float, cam: torch.Tensor, known: torch.Tensor,
-                    known_mask: torch.Tensor, guidance: float = guidance_scale) -> torch.Tensor:
+                    known_mask: torch.Tensor) -> torch.Tensor:
             """Euler steps from ``t_start`` to 0, known latent frames held fixed; reports every step."""
             nonlocal step_index
             keep = known_mask[:, :, None, None, None] > 0
             self.scheduler.set_timesteps(num_inference_steps, start=t_start)
             for i in range(num_inference_steps):
                 t = float(self.scheduler.timesteps[i])
-                v = self._velocity(x, t, text, uncond, cam, known, known_mask, guidance, pos_scale)
+                v = self._velocity(x, t, text, uncond, cam, known, known_mask, guidance_scale, pos_scale)
                 x = torch.where(keep, known, self.scheduler.step(v, i, x))
                 if callback_on_step_end is not None:
                     callback_on_step_end(step_index, total_steps)
@@ -249,8 +244,7 @@ class KadrTinyPipeline:
 
         if first_pass:
             x = noise[:1][None]  # (1, 1, C, h, w)
-            x = denoise(x, 1.0, cam_all[:1][None], torch.zeros_like(x), torch.zeros(1, 1, device=self.device),
-                        guidance=guidance_scale * cfg.keyframe_guidance if use_cfg else guidance_scale)
+            x = denoise(x, 1.0, cam_all[:1][None], torch.zeros_like(x), torch.zeros(1, 1, device=self.device))
             # Through pixels, like an input image: the residual of the decoded keyframe over its
             # re-encoding is fine detail that then moves exactly along the camera path (zooms too).
             first = self._crop(self.vae.decode(x[0]), height, width).clamp(-1.0, 1.0)  # (1, 3, H, W)
