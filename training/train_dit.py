@@ -188,31 +188,24 @@ def main() -> None:
                         config=config.to_dict(), vae_config=vae.config.to_dict(), args=vars(args) | {"out": str(args.out), "vae": str(args.vae)})
 
     @torch.no_grad()
-    def validate() -> float:
-        vrng = np.random.default_rng(999)
-        vgen = torch.Generator().manual_seed(999)
+    def validate(windows: tuple[int, ...], seed: int) -> float:
+        """EMA flow loss on held-out clips, one fixed batch per window size, t spread over (0.1, 0.9)."""
+        vrng = np.random.default_rng(seed)
+        vgen = torch.Generator().manual_seed(seed)
         losses = []
-        for i in range(6):
-            batch = val_set.batch(vrng, 2048, vgen, window=WINDOWS[i % 3])
+        for window in windows:
+            batch = val_set.batch(vrng, 2048, vgen, window=window)
             b = batch["x0"].shape[0]
             t = torch.linspace(0.1, 0.9, b)
             losses.append(float(flow_loss(ema, batch, vrng, vgen, args.shift, 0.0, np.zeros(b, np.int64), t)))
         return float(np.mean(losses))
 
-    @torch.no_grad()
-    def validate_keyframe() -> float:
-        """The same, for single keyframes (the text-to-video first pass)."""
-        vrng = np.random.default_rng(998)
-        vgen = torch.Generator().manual_seed(998)
-        losses = []
-        for _ in range(4):
-            batch = val_set.batch(vrng, 2048, vgen, window=1)
-            b = batch["x0"].shape[0]
-            losses.append(float(flow_loss(ema, batch, vrng, vgen, args.shift, 0.0, None, torch.linspace(0.1, 0.9, b))))
-        return float(np.mean(losses))
+    def validation() -> dict[str, float]:
+        # Video windows, and single keyframes (the text-to-video first pass).
+        return {"val_loss": validate(WINDOWS * 2, 999), "val_keyframe_loss": validate((1,) * 4, 998)}
 
     if state is not None:  # where this leg starts, measured the same way as where it ends
-        log.write(step=step, val_loss=validate(), val_keyframe_loss=validate_keyframe(), resumed=True)
+        log.write(step=step, **validation(), resumed=True)
     t_start = time.time()
     t_saved = t_start
     smooth = None
@@ -242,12 +235,12 @@ def main() -> None:
             log.write(step=step, loss=value, smooth=smooth, lr=lr, samples_per_s=round(samples / elapsed, 2),
                       elapsed=round(elapsed, 1))
         if step % 500 == 0:
-            log.write(step=step, val_loss=validate(), val_keyframe_loss=validate_keyframe())
+            log.write(step=step, **validation())
         if time.time() - t_saved > args.save_every:
             checkpoint()
             t_saved = time.time()
     checkpoint()
-    log.write(step=step, val_loss=validate(), val_keyframe_loss=validate_keyframe(), final=True)
+    log.write(step=step, **validation(), final=True)
 
 
 if __name__ == "__main__":
