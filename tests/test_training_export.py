@@ -36,3 +36,31 @@ def test_install_compares_scores_measured_now(tmp_path: Path, monkeypatch, new: 
     assert measured == [candidate, target]
     assert (target / "model.safetensors").read_text() == ("new" if replaced else "old")
     assert json.loads((candidate / "eval.json").read_text())["score"] == new
+
+
+def test_exported_weights_read_back_as_training_states(tmp_path: Path) -> None:
+    """A run can start again from the package's weights when its checkpoints are gone: the export reads
+    back as the autoencoder's state and the transformer's EMA, fp16-rounded, with their step counts."""
+    import torch
+
+    from kadr.models.autoencoder import AutoencoderConfig, VideoAutoencoder
+    from kadr.models.transformer import DiTConfig, VideoDiT
+    from training.common import exported_states, load_vae_state, save_checkpoint
+    from training.export import export
+
+    torch.manual_seed(0)
+    vae_config = AutoencoderConfig(latent_channels=4, channels=(8, 8, 8, 8))
+    dit_config = DiTConfig(latent_channels=4, dim=32, depth=1, heads=2)
+    vae, dit = VideoAutoencoder(vae_config), VideoDiT(dit_config)
+    ema = {k: v + 1.0 if v.is_floating_point() else v for k, v in dit.state_dict().items()}  # differs from the raw weights
+    save_checkpoint(tmp_path / "vae.pt", model=vae.state_dict(), config=vae_config.to_dict(), step=40)
+    save_checkpoint(tmp_path / "dit.pt", model=dit.state_dict(), ema=ema, config=dit_config.to_dict(), step=123)
+    out = export(tmp_path / "vae.pt", tmp_path / "dit.pt", tmp_path / "export")
+
+    states = exported_states(out)
+    assert states["dit"]["step"] == 123 and states["vae"]["step"] == 40
+    assert DiTConfig.from_dict(states["dit"]["config"]) == dit_config
+    for key, value in ema.items():
+        assert torch.equal(states["dit"]["ema"][key], value.half().float() if value.is_floating_point() else value)
+    assert load_vae_state(out)["model"].keys() == vae.state_dict().keys()
+    VideoAutoencoder(AutoencoderConfig.from_dict(load_vae_state(out)["config"])).load_state_dict(states["vae"]["model"])

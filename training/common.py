@@ -57,6 +57,33 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def exported_states(folder: Path) -> dict[str, dict[str, Any]]:
+    """Exported weights (``config.json`` + ``model.safetensors``, as ``training.export`` writes them) as
+    training states: ``{"vae": {config, model, step}, "dit": {config, ema, step}}``, float32.
+
+    This is how a run starts again from the weights in the package (the EMA only: the raw weights and
+    the optimiser state are not shipped) when its checkpoints are gone.
+    """
+    from safetensors.torch import load_file
+
+    info = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    tensors = load_file(str(folder / "model.safetensors"))
+    part: dict[str, dict[str, torch.Tensor]] = {"vae": {}, "dit": {}}
+    for key, value in tensors.items():
+        prefix, name = key.split(".", 1)
+        part[prefix][name] = value.float() if value.is_floating_point() else value
+    steps = info.get("training", {})
+    return {"vae": {"config": info["vae"], "model": part["vae"], "step": int(steps.get("vae_step", 0))},
+            "dit": {"config": info["dit"], "ema": part["dit"], "step": int(steps.get("dit_step", 0))}}
+
+
+def load_vae_state(path: Path) -> dict[str, Any]:
+    """The autoencoder's state from a training checkpoint (``final.pt``) or an exported weights folder."""
+    if path.is_dir():
+        return exported_states(path)["vae"]
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def rng_state() -> dict[str, Any]:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
 

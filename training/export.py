@@ -22,13 +22,13 @@ from safetensors.torch import save_file
 from kadr.models.autoencoder import AutoencoderConfig
 from kadr.models.transformer import DiTConfig
 from kadr.pipelines.tiny import WEIGHTS_DIR, KadrTinyConfig
-from training.common import CHECKPOINTS
+from training.common import CHECKPOINTS, load_vae_state
 
 MAX_BYTES = 40 * 1024 * 1024
 
 
 def export(vae_path: Path, dit_path: Path, out: Path, use_ema: bool = True) -> Path:
-    vae_state = torch.load(vae_path, map_location="cpu", weights_only=False)
+    vae_state = load_vae_state(vae_path)
     dit_state = torch.load(dit_path, map_location="cpu", weights_only=False)
     config = KadrTinyConfig(vae=AutoencoderConfig.from_dict(vae_state["config"]), dit=DiTConfig.from_dict(dit_state["config"]))
     tensors: dict[str, torch.Tensor] = {}
@@ -71,7 +71,8 @@ def install(candidate: Path, target: Path = WEIGHTS_DIR) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vae", type=Path, default=CHECKPOINTS / "vae" / "final.pt")
+    parser.add_argument("--vae", type=Path, default=CHECKPOINTS / "vae" / "final.pt",
+                        help="autoencoder checkpoint, or a weights folder such as kadr/weights/kadr-tiny")
     parser.add_argument("--dit", type=Path, default=CHECKPOINTS / "dit" / "last.pt")
     parser.add_argument("--out", type=Path, default=CHECKPOINTS / "export" / "kadr-tiny")
     parser.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")

@@ -2,8 +2,10 @@
 
     python -m training.train_dit                  # builds checkpoints/dit/data/ once, then trains (seed 0)
     python -m training.train_dit --resume         # continue from checkpoints/dit/last.pt
+    python -m training.train_dit --vae kadr/weights/kadr-tiny --init-from kadr/weights/kadr-tiny
+                                                  # continue from the shipped weights (no checkpoints)
 
-Needs the autoencoder from training.train_vae (checkpoints/vae/final.pt). Logs losses to
+Needs the autoencoder from training.train_vae (checkpoints/vae/final.pt), or the shipped one. Logs losses to
 checkpoints/dit/log.jsonl, saves every --save-every seconds (model, EMA, optimiser, step, RNG states),
 stops after --steps or --minutes. Each batch: one generation grid (tier x aspect), a window of 8-16
 latent frames at a random offset, camera-warped noise, t from a shifted logit-normal, and 0, 1 or 2
@@ -32,7 +34,7 @@ from kadr.models.flow import add_noise
 from kadr.models.geometry import camera_features
 from kadr.models.noise import warped_noise
 from kadr.models.transformer import DiTConfig, VideoDiT, position_scale
-from training.common import CHECKPOINTS, JsonlLog, cosine_lr, schedule_progress, load_checkpoint, restore_rng, rng_state, save_checkpoint, seed_everything, set_threads
+from training.common import CHECKPOINTS, JsonlLog, cosine_lr, schedule_progress, load_checkpoint, load_vae_state, exported_states, restore_rng, rng_state, save_checkpoint, seed_everything, set_threads
 
 WINDOWS = (8, 12, 16)
 WINDOW_P = (0.3, 0.3, 0.4)
@@ -108,7 +110,7 @@ def flow_loss(model: VideoDiT, batch: dict[str, Any], rng: np.random.Generator, 
 
 
 def load_vae(path: Path) -> VideoAutoencoder:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_vae_state(path)
     vae = VideoAutoencoder(AutoencoderConfig.from_dict(state["config"]))
     vae.load_state_dict(state["model"])
     return vae.eval()
@@ -117,7 +119,8 @@ def load_vae(path: Path) -> VideoAutoencoder:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=CHECKPOINTS / "dit")
-    parser.add_argument("--vae", type=Path, default=CHECKPOINTS / "vae" / "final.pt")
+    parser.add_argument("--vae", type=Path, default=CHECKPOINTS / "vae" / "final.pt",
+                        help="autoencoder checkpoint, or a weights folder such as kadr/weights/kadr-tiny")
     parser.add_argument("--clips", type=int, default=3000)
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -134,6 +137,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--save-every", type=float, default=180.0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from an exported weights folder (its EMA transformer, a new optimiser) "
+                             "when there is no checkpoint to resume")
     parser.add_argument("--build-only", action="store_true", help="build the latent cache and stop")
     parser.add_argument("--render-only", action="store_true", help="render the clips (no autoencoder needed) and stop")
     parser.add_argument("--workers", type=int, default=2, help="rendering processes")
@@ -170,21 +176,34 @@ def main() -> None:
     step = 0
     data_rng = np.random.default_rng(args.seed + 7)
     gen = torch.Generator().manual_seed(args.seed + 11)
+    warmup_start = 0  # the step the learning-rate warm-up counts from: where the optimiser began
     state = load_checkpoint(args.out / "last.pt") if args.resume else None
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
+        warmup_start = state.get("warmup_start", 0)
         data_rng.bit_generator.state = state["data_rng"]
         gen.set_state(state["gen"])
         restore_rng(state["rng"])
         print(f"resumed at step {step}", flush=True)
+    elif args.init_from is not None:
+        exported = exported_states(args.init_from)["dit"]
+        if DiTConfig.from_dict(exported["config"]) != config:
+            raise SystemExit(f"{args.init_from}: its transformer config differs from --dim/--depth/--heads")
+        model.load_state_dict(exported["ema"])
+        ema.load_state_dict(exported["ema"])
+        step = warmup_start = exported["step"]
+        # Fresh data and noise streams: the seeded ones would replay the batches of the run's first steps.
+        data_rng = np.random.default_rng([args.seed + 7, step])
+        gen.manual_seed(args.seed + 11 + step)
+        print(f"initialised from {args.init_from} at step {step} (EMA weights, new optimiser)", flush=True)
     print(f"transformer parameters: {count_parameters(model)}", flush=True)
 
     def checkpoint(name: str = "last.pt") -> None:
         save_checkpoint(args.out / name, model=model.state_dict(), ema=ema.state_dict(), optimizer=opt.state_dict(),
-                        step=step, data_rng=data_rng.bit_generator.state, gen=gen.get_state(), rng=rng_state(),
+                        step=step, warmup_start=warmup_start, data_rng=data_rng.bit_generator.state, gen=gen.get_state(), rng=rng_state(),
                         config=config.to_dict(), vae_config=vae.config.to_dict(), args=vars(args) | {"out": str(args.out), "vae": str(args.vae)})
 
     @torch.no_grad()
@@ -212,7 +231,7 @@ def main() -> None:
     samples = 0
     model.train()
     while step < args.steps and time.time() - t_start < args.minutes * 60:
-        lr = cosine_lr(args.lr, step, 200, schedule_progress(step, args.steps, time.time() - t_start, args.minutes))
+        lr = cosine_lr(args.lr, step - warmup_start, 200, schedule_progress(step, args.steps, time.time() - t_start, args.minutes))
         for group in opt.param_groups:
             group["lr"] = lr
         single = data_rng.random() < args.image_fraction
