@@ -64,3 +64,20 @@ def test_exported_weights_read_back_as_training_states(tmp_path: Path) -> None:
         assert torch.equal(states["dit"]["ema"][key], value.half().float() if value.is_floating_point() else value)
     assert load_vae_state(out)["model"].keys() == vae.state_dict().keys()
     VideoAutoencoder(AutoencoderConfig.from_dict(load_vae_state(out)["config"])).load_state_dict(states["vae"]["model"])
+
+
+def test_contact_sheet_rows_are_as_tall_as_their_strips(tmp_path: Path) -> None:
+    """Three frames per clip in a labelled strip; a row of 16:9 strips is shorter than a row holding a
+    9:16 one (no blank band under the wide strips), and every pixel of a strip comes from its frames."""
+    import numpy as np
+    from PIL import Image
+
+    from training.evaluate import contact_sheet
+
+    wide = [np.full((144, 256, 3), 200, np.uint8)] * 5
+    tall = [np.full((256, 144, 3), 60, np.uint8)] * 5
+    contact_sheet([("wide", wide), ("wide", wide), ("tall", tall)], tmp_path / "sheet.png", columns=2)
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png"))
+    assert sheet.shape[:2] == ((72 + 14 + 128 + 14) * 2 // 3, 2 * 3 * 128 * 2 // 3)
+    assert abs(int(sheet[(14 + 36) * 2 // 3, 64].mean()) - 200) <= 2  # inside the first wide strip
+    assert abs(int(sheet[(86 + 14 + 64) * 2 // 3, 36].mean()) - 60) <= 2  # inside the tall strip, one row down

@@ -212,18 +212,21 @@ def contact_sheet(stills: list[tuple[str, np.ndarray]], path: Path, columns: int
         font = ImageFont.truetype("DejaVuSans.ttf", 11)
     except OSError:
         font = ImageFont.load_default()
+    label_h = 14
     cells = []
     for label, frames in stills:
         picks = [frames[0], frames[len(frames) // 2], frames[-1]]
         strip = np.concatenate([np.asarray(Image.fromarray(f).resize((128, 72) if f.shape[1] >= f.shape[0] else (72, 128))) for f in picks], axis=1)
-        canvas = Image.new("RGB", (3 * 128, 128 + 14), (20, 20, 20))
-        canvas.paste(Image.fromarray(strip), (0, 14))
+        canvas = Image.new("RGB", (3 * 128, strip.shape[0] + label_h), (20, 20, 20))
+        canvas.paste(Image.fromarray(strip), (0, label_h))
         ImageDraw.Draw(canvas).text((2, 1), label[:60], fill=(230, 230, 230), font=font)
         cells.append(canvas)
-    rows = (len(cells) + columns - 1) // columns
-    sheet = Image.new("RGB", (columns * 3 * 128, rows * 142), (0, 0, 0))
-    for i, cell in enumerate(cells):
-        sheet.paste(cell, ((i % columns) * 3 * 128, (i // columns) * 142))
+    rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
+    heights = [max(cell.height for cell in row) for row in rows]  # a row of 16:9 strips is not as tall as 9:16
+    sheet = Image.new("RGB", (columns * 3 * 128, sum(heights)), (0, 0, 0))
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            sheet.paste(cell, (c * 3 * 128, sum(heights[:r])))
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet = sheet.resize((sheet.width * 2 // 3, sheet.height * 2 // 3), Image.Resampling.LANCZOS)
     sheet.save(path, optimize=True)

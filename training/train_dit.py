@@ -223,12 +223,12 @@ def main() -> None:
         # Video windows, and single keyframes (the text-to-video first pass).
         return {"val_loss": validate(WINDOWS * 2, 999), "val_keyframe_loss": validate((1,) * 4, 998)}
 
-    if state is not None:  # where this leg starts, measured the same way as where it ends
+    if step > 0:  # where a resumed or initialised leg starts, measured the same way as where it ends
         log.write(step=step, **validation(), resumed=True)
     t_start = time.time()
     t_saved = t_start
     smooth = None
-    samples = 0
+    frames = 0  # latent frames trained on: a video window counts its length, a keyframe batch one per clip
     model.train()
     while step < args.steps and time.time() - t_start < args.minutes * 60:
         lr = cosine_lr(args.lr, step - warmup_start, 200, schedule_progress(step, args.steps, time.time() - t_start, args.minutes))
@@ -246,12 +246,12 @@ def main() -> None:
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1.0 - decay)
         step += 1
-        samples += batch["x0"].shape[0]
+        frames += batch["x0"].shape[0] * batch["x0"].shape[1]
         value = float(loss.detach())
         smooth = value if smooth is None else 0.98 * smooth + 0.02 * value
         if step % 25 == 0:
             elapsed = time.time() - t_start
-            log.write(step=step, loss=value, smooth=smooth, lr=lr, samples_per_s=round(samples / elapsed, 2),
+            log.write(step=step, loss=value, smooth=smooth, lr=lr, frames_per_s=round(frames / elapsed, 1),
                       elapsed=round(elapsed, 1))
         if step % 500 == 0:
             log.write(step=step, **validation())
