@@ -64,17 +64,14 @@ def exported_states(folder: Path) -> dict[str, dict[str, Any]]:
     This is how a run starts again from the weights in the package (the EMA only: the raw weights and
     the optimiser state are not shipped) when its checkpoints are gone.
     """
-    from safetensors.torch import load_file
+    from kadr.pipelines.tiny import build_components, load_state, read_config
 
-    info = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    tensors = load_file(str(folder / "model.safetensors"))
-    part: dict[str, dict[str, torch.Tensor]] = {"vae": {}, "dit": {}}
-    for key, value in tensors.items():
-        prefix, name = key.split(".", 1)
-        part[prefix][name] = value.float() if value.is_floating_point() else value
-    steps = info.get("training", {})
-    return {"vae": {"config": info["vae"], "model": part["vae"], "step": int(steps.get("vae_step", 0))},
-            "dit": {"config": info["dit"], "ema": part["dit"], "step": int(steps.get("dit_step", 0))}}
+    config = read_config(folder)
+    vae, dit = build_components(config)
+    load_state(vae, dit, folder / "model.safetensors")  # the package's own reader of the weights file
+    steps = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("training", {})
+    return {"vae": {"config": config.vae.to_dict(), "model": vae.state_dict(), "step": int(steps.get("vae_step", 0))},
+            "dit": {"config": config.dit.to_dict(), "ema": dit.state_dict(), "step": int(steps.get("dit_step", 0))}}
 
 
 def load_vae_state(path: Path) -> dict[str, Any]:
