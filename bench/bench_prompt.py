@@ -23,9 +23,7 @@ def _prompts() -> list[str]:
     texts: list[str] = []
     for name, key in (("camera_phrases.json", "phrases"), ("vague_prompts.json", "prompts")):
         texts += [p["text"] for p in json.loads((ROOT / "tests" / "data" / name).read_text(encoding="utf-8"))[key]]
-    eval_file = ROOT.parent / "shared" / "eval" / "prompts.json"
-    if eval_file.exists():
-        texts += [p["text"] for p in json.loads(eval_file.read_text(encoding="utf-8"))["prompts"]]
+    texts += [p["text"] for p in json.loads((ROOT / "eval" / "prompts.json").read_text(encoding="utf-8"))["prompts"]]
     return list(dict.fromkeys(texts))
 
 

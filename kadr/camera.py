@@ -1,6 +1,6 @@
 """CameraPath: the per-frame camera motion every stage speaks.
 
-Conventions follow ../shared/eval/prompts.json: ``pan_right`` means the camera turns right, so the
+Conventions follow the repository's eval/prompts.json: ``pan_right`` means the camera turns right, so the
 view sweeps left to right and the content moves left in the frame; ``tilt_up`` means the camera turns
 upward, so the content moves down; ``zoom_in`` means the content grows.
 

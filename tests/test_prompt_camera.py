@@ -12,7 +12,7 @@ from kadr.camera import CAMERA_MOTIONS
 from kadr.prompt import plan_prompt
 
 DATA = Path(__file__).parent / "data" / "camera_phrases.json"
-EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "prompts.json"
+EVAL = Path(__file__).resolve().parents[1] / "eval" / "prompts.json"
 LABELS = set(CAMERA_MOTIONS) | {"lateral", "any_motion", None}
 
 

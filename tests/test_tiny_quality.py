@@ -2,7 +2,7 @@
 
 These run the trained model exactly as `kadr generate` does (fast tier, the tier's resolution and
 steps), on short clips so the whole file stays within about a minute on two cores. The full
-evaluation over ../shared/eval/prompts.json is `python -m training.evaluate`.
+evaluation over eval/prompts.json is `python -m training.evaluate`.
 """
 
 from __future__ import annotations

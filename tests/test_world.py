@@ -26,7 +26,7 @@ from training.world.canvas import Layer, make_geometry
 from training.world.captions import _CAM_EN, _CAM_RU
 from training.world.movers import Pose, project
 
-PROMPTS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "prompts.json"
+PROMPTS = Path(__file__).resolve().parents[1] / "eval" / "prompts.json"
 
 
 def _luma(frames: np.ndarray) -> float:

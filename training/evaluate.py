@@ -5,7 +5,7 @@ agreement, image-to-video fidelity on real photographs, the setting in a still f
     python -m training.evaluate --weights checkpoints/export/kadr-tiny --sheet docs/contact_sheet.png
 
 Every clip is made the way the engine makes it: a CameraPath for the requested motion, the tier's
-resolution and steps, 24 fps. Prompts come from ../shared/eval/prompts.json plus parallel Russian and
+resolution and steps, 24 fps. Prompts come from eval/prompts.json plus parallel Russian and
 English scene descriptions with each camera phrase.
 """
 
@@ -26,7 +26,7 @@ from kadr.camera import CAMERA_MOTIONS, CameraPath
 from kadr.video import checks
 
 ROOT = Path(__file__).resolve().parent.parent
-PROMPTS = ROOT.parent / "shared" / "eval" / "prompts.json"
+PROMPTS = ROOT / "eval" / "prompts.json"
 
 CAMERA_PHRASES: dict[str, dict[str, str]] = {
     "ru": {"static": "статичная камера", "pan_left": "камера движется справа налево", "pan_right": "панорама слева направо",

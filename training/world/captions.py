@@ -1,6 +1,6 @@
 """Captions in Russian and English from many templates and synonyms, true to the scene's labels.
 
-The phrasings of ../shared/eval/prompts.json are in-domain: "Ночной город, огни, машины едут,
+The phrasings of eval/prompts.json are in-domain: "Ночной город, огни, машины едут,
 статичная камера", "Sunset over the sea, waves, the camera pans from right to left", "Лес утром,
 туман, камера поднимается вверх", "A park in autumn, people walking, camera pans left to right,
 watercolor painting style", ... The camera is sometimes left out of the caption: the model always
