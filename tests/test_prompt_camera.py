@@ -1,23 +1,42 @@
-"""Camera motion read from Russian, English and mixed prompts (kadr.prompt, issue 4)."""
+"""Camera motion read from Russian, English and mixed prompts (kadr.prompt, issues 4 and 12).
+
+The phrasings and their labels are the public list eval/camera_phrases.json (its "about" says how each
+move is labelled, and which moves kadr has no preset for)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
+from kadr.prompt.plan import PromptPlan
+
 from kadr.camera import CAMERA_MOTIONS
 from kadr.prompt import plan_prompt
+from kadr.prompt.advice import move_note
+from kadr.prompt.lexicon import NO_PRESET_MOVES
 
-DATA = Path(__file__).parent / "data" / "camera_phrases.json"
-EVAL = Path(__file__).resolve().parents[1] / "eval" / "prompts.json"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "eval" / "camera_phrases.json"
+EVAL = ROOT / "eval" / "prompts.json"
 LABELS = set(CAMERA_MOTIONS) | {"lateral", "any_motion", None}
+OPPOSITE = {"pan_left": "pan_right", "pan_right": "pan_left", "tilt_up": "tilt_down", "tilt_down": "tilt_up",
+            "zoom_in": "zoom_out", "zoom_out": "zoom_in"}
+SPEED_FACTORS = {"slow": 0.5, "fast": 2.0}
 
 
+@lru_cache(maxsize=1)
 def _phrases() -> list[dict]:
     return json.loads(DATA.read_text(encoding="utf-8"))["phrases"]
+
+
+@lru_cache(maxsize=1)
+def _plans() -> dict[str, "PromptPlan"]:
+    """Every phrasing's plan, read once for all the tests below."""
+    return {p["text"]: plan_prompt(p["text"]) for p in _phrases()}
 
 
 def test_phrase_set_is_large_varied_and_labelled_in_the_vocabulary() -> None:
@@ -29,20 +48,57 @@ def test_phrase_set_is_large_varied_and_labelled_in_the_vocabulary() -> None:
     assert len({p["text"] for p in phrases}) == len(phrases)
     per_label = Counter(p["camera"] for p in phrases)
     assert min(per_label.values()) >= 10
+    assert {p["note"] for p in phrases if "note" in p} == set(NO_PRESET_MOVES)  # every move without a preset
+    assert {p["speed"] for p in phrases if "speed" in p} == set(SPEED_FACTORS)
+    assert all(set(p) <= {"text", "lang", "camera", "note", "speed", "set"} for p in phrases)
+
+
+def test_the_film_terms_of_issue_12_are_in_the_list() -> None:
+    texts = " ".join(p["text"].lower() for p in _phrases() if p["set"] == "words")
+    for term in ["наезд", "наездом", "отъезд", "проезд", "облёт", "панорамирование", "крупный план", "вид сверху",
+                 "dolly", "truck", "pedestal", "push in", "pull back", "orbit", "sweep", "reveal", "establishing shot",
+                 "медленно", "быстр", "slowly"]:
+        assert term in texts, term
 
 
 def test_camera_labels_are_right_on_at_least_95_percent() -> None:
     phrases = _phrases()
-    wrong = [(p["text"], p["camera"], plan_prompt(p["text"]).camera) for p in phrases
-             if plan_prompt(p["text"]).camera != p["camera"]]
+    wrong = [(p["text"], p["camera"], _plans()[p["text"]].camera) for p in phrases
+             if _plans()[p["text"]].camera != p["camera"]]
     accuracy = 1 - len(wrong) / len(phrases)
     assert accuracy >= 0.95, f"accuracy {accuracy:.3f} over {len(phrases)}; wrong: {wrong}"
+
+
+def test_no_phrasing_gets_the_opposite_direction() -> None:
+    flipped = [(p["text"], p["camera"], _plans()[p["text"]].camera) for p in _phrases()
+               if p["camera"] in OPPOSITE and _plans()[p["text"]].camera == OPPOSITE[p["camera"]]]
+    assert flipped == []
+
+
+def test_moves_without_a_preset_carry_a_note_in_the_prompts_language() -> None:
+    missing: list[tuple[str, str, str | None]] = []
+    for p in _phrases():
+        plan = _plans()[p["text"]]
+        if "note" not in p:
+            assert plan.camera_move is None, (p["text"], plan.camera_move)  # no note where none is due
+            continue
+        if plan.camera_move != p["note"] or move_note(p["note"], plan.camera, plan.advice_language) not in plan.suggestions:
+            missing.append((p["text"], p["note"], plan.camera_move))
+    assert missing == []
+
+
+def test_stated_speeds_are_read_on_at_least_95_percent() -> None:
+    phrases = [p for p in _phrases() if "speed" in p]
+    assert len(phrases) >= 40
+    wrong = [(p["text"], p["speed"], _plans()[p["text"]].camera_speed) for p in phrases
+             if _plans()[p["text"]].camera_speed != SPEED_FACTORS[p["speed"]]]
+    assert 1 - len(wrong) / len(phrases) >= 0.95, wrong
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_accuracy_holds_per_language(lang: str) -> None:
     phrases = [p for p in _phrases() if p["lang"] == lang]
-    right = sum(plan_prompt(p["text"]).camera == p["camera"] for p in phrases)
+    right = sum(_plans()[p["text"]].camera == p["camera"] for p in phrases)
     assert right / len(phrases) >= 0.95
 
 
@@ -135,9 +191,9 @@ def test_several_camera_moves_keep_the_first_and_warn() -> None:
     assert any("zoom_in" in w and "pan_left" in w for w in plan.warnings)
 
 
-@pytest.mark.parametrize("subset", ["holdout", "holdout2"])
+@pytest.mark.parametrize("subset", ["holdout", "holdout2", "words"])
 def test_phrasings_written_after_the_parser_also_reach_95_percent(subset: str) -> None:
     phrases = [p for p in _phrases() if p["set"] == subset]
     assert len(phrases) >= 40
-    right = sum(plan_prompt(p["text"]).camera == p["camera"] for p in phrases)
+    right = sum(_plans()[p["text"]].camera == p["camera"] for p in phrases)
     assert right / len(phrases) >= 0.95

@@ -33,6 +33,7 @@ class Elements:
     generic: tuple[str, ...]
     has_image: bool = False
     camera_label: str | None = None
+    camera_move: str | None = None  # a move without a preset (lexicon.NO_PRESET_MOVES), shown as camera_label
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def advise(e: Elements, lang: str, *, setting: str | None, time_of_day: str | No
     vague = score < VAGUE_BELOW
     texts = _TEXTS[lang]
     suggestions: list[str] = []
+    if e.camera_move is not None and e.camera_label is not None:
+        suggestions.append(move_note(e.camera_move, e.camera_label, lang))  # what kadr will do instead, first
     if e.generic:
         words = ", ".join(f"«{w}»" if lang == "ru" else f"“{w}”" for w in dict.fromkeys(w.lower() for w in e.generic))
         suggestions.append(texts["generic"].format(words=words))
@@ -82,6 +85,45 @@ def advise(e: Elements, lang: str, *, setting: str | None, time_of_day: str | No
         example = build_example(lang, example_base, setting=setting, time_of_day=time_of_day, missing=missing)
         suggestions.append(texts["example"].format(example=example))
     return Advice(score=score, vague=vague, suggestions=suggestions, missing=missing)
+
+
+def move_note(move: str, label: str, lang: str) -> str:
+    """The note for a camera move kadr has no preset for: which preset stands in for it, and how it differs."""
+    preset = _PRESET_WORDS[lang].get(label, label)
+    return _MOVE_NOTES[lang][move].format(preset=preset)
+
+
+_PRESET_WORDS: dict[str, dict[str, str]] = {
+    "ru": {"lateral": "панорама вбок (pan_left или pan_right)", "any_motion": "плавное движение камеры"},
+    "en": {"lateral": "a sideways pan (pan_left or pan_right)", "any_motion": "a gentle camera move"},
+}
+_MOVE_NOTES: dict[str, dict[str, str]] = {
+    "ru": {
+        "orbit": "Облёта вокруг объекта у камеры kadr нет: взято ближайшее движение, {preset}; фон смещается, "
+                 "как при облёте, но камера не обходит объект по кругу.",
+        "truck": "Бокового проезда у камеры kadr нет: взято ближайшее движение, {preset}; картинка сдвигается "
+                 "в ту же сторону, но без параллакса настоящего проезда.",
+        "pedestal": "Подъёма или спуска камеры целиком у kadr нет: взято ближайшее движение, {preset} (наклон); "
+                    "картинка смещается так же, но без параллакса.",
+        "crane": "Движения операторского крана у камеры kadr нет: взято ближайшее, {preset} (наклон камеры); "
+                 "сама камера не поднимается и не опускается.",
+        "handheld": "Ручной камеры у kadr нет, тряску он не добавляет: взято ближайшее движение, {preset}.",
+        "roll": "Вращения камеры вокруг своей оси у kadr нет: взято ближайшее движение, {preset}, горизонт "
+                "не поворачивается.",
+    },
+    "en": {
+        "orbit": "kadr's camera has no orbit: it uses the nearest move, {preset}; the background moves as in "
+                 "an orbit, but the camera does not circle the subject.",
+        "truck": "kadr's camera has no truck (sideways travel): it uses the nearest move, {preset}; the picture "
+                 "shifts the same way, without the parallax of a real truck.",
+        "pedestal": "kadr's camera has no pedestal: it uses the nearest move, {preset} (a tilt); the picture "
+                    "moves the same way, without the parallax of a rising camera.",
+        "crane": "kadr's camera has no crane: it uses the nearest move, {preset} (a tilt); the camera itself "
+                 "does not rise or sink.",
+        "handheld": "kadr has no handheld camera and adds no shake: it uses the nearest move, {preset}.",
+        "roll": "kadr's camera has no roll: it uses the nearest move, {preset}; the horizon does not turn.",
+    },
+}
 
 
 # Defaults that make a vague prompt concrete, per known setting: (setting words, subject and action, camera).

@@ -33,6 +33,17 @@ _DIRECTION_ROLES = frozenset({
 })
 _CONTINUE_ROLES = _MOTION_ROLES | _DIRECTION_ROLES | {"slow", "fast", "along", "particle_in", "particle_out"}
 _CONTINUE_SKIP = frozenset({"затем", "потом", "после", "также", "then", "also", "и", "а", "and"})
+# Direction words that make the English word before them a camera instruction ("crane up", "truck left").
+_LICENSING_DIRECTIONS = frozenset({
+    "particle_in", "particle_out", "left", "right", "from_left", "from_right", "up_adv", "down_adv", "in_adv",
+    "out_adv", "side_adv",
+})
+_DIRECTED_VERB_ROLES = frozenset({"up", "down", "in", "out", "lateral"})
+# A clause of these alone ("left to right", "слева направо", "static") says nothing but camera.
+_BARE_ROLES = _DIRECTION_ROLES | {"slow", "fast", "static", "toward", "away_from"}
+_BARE_GLUE = frozenset({"from", "to", "с", "со", "на", "и", "and", "then", "потом", "затем"})
+_PRESET_MOVES = frozenset({"pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out"})
+_MIRROR: Mapping[str, str] = MappingProxyType({"pan_left": "pan_right", "pan_right": "pan_left"})
 SPEED_FACTORS: Mapping[str, float] = MappingProxyType({"slow": 0.5, "fast": 2.0})
 
 
@@ -45,6 +56,8 @@ class CameraScope:
     speed: str | None  # "slow", "fast" or None
     removed: frozenset[int]  # tokens that are the instruction itself
     detail: tuple[int, ...]  # content tokens inside the scope ("к дому", "along the shore")
+    move: str | None = None  # a move kadr has no preset for (lexicon.NO_PRESET_MOVES), shown as ``label``
+    later: tuple[str, ...] = ()  # labels of further moves in the same scope ("наезд с поворотом вправо")
 
 
 @dataclass(frozen=True)
@@ -77,12 +90,28 @@ class CameraFinding:
 
     @property
     def labels(self) -> list[str]:
-        return [s.label for s in self.scopes if s.label is not None]
+        """Every move asked for, in order: the chosen one first, then the rest (for a warning)."""
+        out: list[str] = []
+        for s in self.scopes:
+            if s.label is not None:
+                out.append(s.label)
+                out.extend(s.later)
+        return out
+
+    @property
+    def move(self) -> str | None:
+        """The chosen move's kind when kadr has no preset for it ("orbit", "crane", ...), or None; another
+        scope that reads the same may name it ("камера слегка покачивается, ручная съёмка")."""
+        chosen = self.chosen
+        if chosen is None:
+            return None
+        return next((s.move for s in self.scopes if s.move is not None and s.label == chosen.label), None)
 
 
 def token_roles(tokens: list[Token], i: int) -> frozenset[str]:
     """Camera roles of token i (before context rules)."""
     tok = tokens[i]
+    prev = tokens[i - 1] if i > 0 and tokens[i - 1].kind == tok.kind else None
     if tok.kind == "ru":
         form = lx.RU_CAMERA_FORMS.get(tok.low)
         if form is not None:
@@ -90,6 +119,8 @@ def token_roles(tokens: list[Token], i: int) -> frozenset[str]:
         roles: set[str] = set()
         for key in tok.keys:
             roles |= lx.RU_CAMERA.get(key, frozenset())
+            for prev_key in prev.keys if prev is not None else ():
+                roles |= lx.RU_CAMERA_PAIRS.get((prev_key, key), frozenset())
         if roles & {"left", "right"} and tok.pos in ("ADJF", "ADJS"):
             # "левый"/"правый" name a direction only as "в левую сторону", "к правому краю"
             nxt = _next_word(tokens, i)
@@ -97,7 +128,8 @@ def token_roles(tokens: list[Token], i: int) -> frozenset[str]:
                 roles -= {"left", "right"}
         return frozenset(roles)
     if tok.kind == "en":
-        return lx.EN_CAMERA.get(tok.lemma, frozenset()) | lx.EN_CAMERA.get(tok.low, frozenset())
+        pair = lx.EN_CAMERA_PAIRS.get((prev.lemma, tok.lemma), frozenset()) if prev is not None else frozenset()
+        return lx.EN_CAMERA.get(tok.lemma, frozenset()) | lx.EN_CAMERA.get(tok.low, frozenset()) | pair
     return frozenset()
 
 
@@ -116,7 +148,8 @@ def find_camera(tokens: list[Token]) -> CameraFinding:
     roles = [token_roles(tokens, i) for i in range(len(tokens))]
     roles = _context_roles(tokens, roles)
     scopes: list[CameraScope] = []
-    for clause in _attach_gerunds(tokens, roles, split_clauses(tokens)):
+    clauses = _attach_bare_directions(tokens, roles, _attach_gerunds(tokens, roles, split_clauses(tokens)))
+    for clause in clauses:
         subs = _split_subclauses(clause, roles)
         k = 0
         while k < len(subs):
@@ -152,6 +185,32 @@ def _attach_gerunds(tokens: list[Token], roles: list[frozenset[str]], clauses: l
     return out
 
 
+def _is_bare(tokens: list[Token], roles: list[frozenset[str]], clause: list[int]) -> bool:
+    """A clause of camera directions alone: "left to right", "слева направо", "static"."""
+    return any(roles[i] & _BARE_ROLES for i in clause) and all(
+        roles[i] & _BARE_ROLES or tokens[i].low in _BARE_GLUE for i in clause)
+
+
+def _attach_bare_directions(tokens: list[Token], roles: list[frozenset[str]],
+                            clauses: list[list[int]]) -> list[list[int]]:
+    """"Panning shot, left to right, over the harbour": bare directions belong to the camera clause beside them."""
+    out = [list(c) for c in clauses]
+    k = 0
+    while k < len(out):
+        clause = out[k]
+        if _is_bare(tokens, roles, clause) and not any("static" in roles[i] for i in clause):
+            if k > 0 and _is_camera_scope(tokens, roles, out[k - 1]):
+                out[k - 1] = out[k - 1] + clause
+                del out[k]
+                continue
+            if k + 1 < len(out) and _is_camera_scope(tokens, roles, out[k + 1]):
+                out[k + 1] = clause + out[k + 1]
+                del out[k]
+                continue
+        k += 1
+    return out
+
+
 # ---------------------------------------------------------------- context rules
 
 
@@ -159,7 +218,7 @@ def _context_roles(tokens: list[Token], roles: list[frozenset[str]]) -> list[fro
     out = list(roles)
     for i, tok in enumerate(tokens):
         r = out[i]
-        if not r:
+        if not r and not (tok.kind == "en" and tok.lemma in lx.EN_IMPERATIVE_HOSTS):
             continue
         if tok.kind == "ru" and tok.keys & lx.RU_GENITIVE_SENSITIVE:
             # "приближение грозы", "поворот дороги": the noun names someone else's motion.
@@ -167,14 +226,67 @@ def _context_roles(tokens: list[Token], roles: list[frozenset[str]]) -> list[fro
             if nxt is not None and tokens[nxt].pos == "NOUN" and "gent" in tokens[nxt].noun_cases and "anchor" not in out[nxt]:
                 out[i] = frozenset()
                 continue
-        if tok.kind == "en" and r & {"in", "out", "move"} and tok.lemma in lx.EN_PARTICLE_HOSTS:
-            # "pull back", "push in", "dolly out": a camera move even without the word camera.
+        if tok.kind == "en" and _en_other_subject(tokens, out, i):
+            # "A man pans for gold", "the moon orbits the earth": someone else's verb.
+            out[i] = frozenset()
+            continue
+        if tok.kind == "ru" and "specific" in r and tok.pos == "VERB" and _ru_subject_before(tokens, out, i):
+            # "Машина наезжает на бордюр": the car's move; "камера наезжает" stays a camera move.
+            out[i] = r - {"specific"}
+        elif tok.kind == "ru" and (tok.pos == "INFN" or tok.mood == "impr") and r & _DIRECTED_VERB_ROLES and \
+                not _ru_subject_before(tokens, out, i):
+            # "Плавно отъехать от цветка", "зумни на луну": an instruction with the camera unsaid.
+            out[i] = r | {"specific"}
+        if tok.kind == "en" and tok.lemma in lx.EN_PARTICLE_HOSTS and r & _MOTION_ROLES:
+            # "pull back", "push in", "crane up", "truck left", "crane shot": a camera move even without
+            # the word camera ("a truck drives left", "the crane lifts a beam" are no such pair).
             nxt = _next_word(tokens, i)
-            if nxt is not None and (out[nxt] & {"particle_in", "particle_out"} or tokens[nxt].low == "back"):
+            if nxt is not None and (out[nxt] & _LICENSING_DIRECTIONS or tokens[nxt].low == "back" or
+                                    tokens[nxt].lemma in lx.EN_SHOT_NOUNS):
                 out[i] = r | {"specific"}
+        elif tok.kind == "en" and (r & _MOTION_ROLES or tok.lemma in lx.EN_IMPERATIVE_HOSTS) and \
+                _en_imperative(tokens, out, i):
+            out[i] = r | {"specific", "move"}
         if tok.kind == "en" and r & {"left", "right"}:
             out[i] = _en_horizontal(tokens, i, r)
     return out
+
+
+def _en_other_subject(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool:
+    """An English motion verb in its -s form right after a noun that is not the camera ("the moon orbits")."""
+    tok = tokens[i]
+    if not roles[i] & _MOTION_ROLES or not tok.low.endswith("s") or tok.low == tok.lemma or i == 0:
+        return False
+    prev = tokens[i - 1]
+    if prev.kind != "en" or roles[i - 1] or prev.low.endswith("ly"):
+        return False
+    return prev.low not in lx.EN_FUNCTION and prev.low not in lx.EN_DETERMINERS and prev.low not in lx.EN_PREPOSITIONS
+
+
+def _en_imperative(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool:
+    """"Move closer", "Look left at the sunset", "Slowly get closer": a bare verb first in its clause, then a direction."""
+    tok = tokens[i]
+    if tok.low.endswith(("s", "ing", "ed")):
+        return False
+    j = i - 1
+    while j >= 0 and tokens[j].kind == "en" and roles[j] & {"slow", "fast"}:
+        j -= 1
+    if j >= 0 and tokens[j].kind != "punct":
+        return False
+    nxt = _next_word(tokens, i)
+    return nxt is not None and bool(roles[nxt] & _LICENSING_DIRECTIONS)
+
+
+def _ru_subject_before(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool:
+    """A nominative noun earlier in the clause that is not the camera ("машина наезжает", "люди подниматься")."""
+    j = i - 1
+    while j >= 0 and tokens[j].kind != "punct":
+        t = tokens[j]
+        if t.kind == "ru" and t.pos == "NOUN" and "nomn" in t.noun_cases and not roles[j] & {"anchor", "weak_anchor"} \
+                and not _after_preposition(tokens, j):
+            return True
+        j -= 1
+    return False
 
 
 def _en_horizontal(tokens: list[Token], i: int, r: frozenset[str]) -> frozenset[str]:
@@ -239,6 +351,10 @@ def _is_anchor(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool
 
 
 def _is_camera_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]) -> bool:
+    if _framing_transition(tokens, sub) is not None:
+        return True
+    if _is_bare(tokens, roles, sub) and any("static" in roles[i] for i in sub):
+        return True  # "Extreme close-up of an eye, static"
     for i in sub:
         r = roles[i]
         if _is_anchor(tokens, roles, i) or "specific" in r or "static_noun" in r:
@@ -246,6 +362,31 @@ def _is_camera_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list
         if "static" in r and i + 1 < len(tokens) and ("anchor" in roles[i + 1] or _is_static_position(tokens[i + 1])):
             return True  # "со статичной камеры", "с неподвижной точки": still a still camera after a preposition
     return False
+
+
+def _framing_transition(tokens: list[Token], sub: list[int]) -> tuple[int, str] | None:
+    """"От общего плана к крупному", "from a wide shot to a close-up": (position, zoom_in or zoom_out)."""
+    sizes: list[tuple[int, int]] = []
+    for i in sub:
+        t = tokens[i]
+        if t.kind == "ru":
+            scale = next((lx.RU_FRAMING_SCALE[k] for k in t.keys if k in lx.RU_FRAMING_SCALE), None)
+        elif t.kind == "en":
+            scale = lx.EN_FRAMING_SCALE.get(t.lemma)
+        else:
+            scale = None
+        if scale is not None:
+            sizes.append((i, scale))
+    if len(sizes) < 2:
+        return None
+    first, first_scale = sizes[0]
+    if not any(j < first and (tokens[j].keys & lx.RU_FRAMING_SOURCE or tokens[j].low in lx.EN_FRAMING_SOURCE)
+               for j in sub):
+        return None
+    for _, scale in sizes[1:]:
+        if scale != first_scale:
+            return first, "zoom_in" if scale > first_scale else "zoom_out"
+    return None
 
 
 def _continues(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]) -> bool:
@@ -295,11 +436,15 @@ def _read_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]
     votes: list[tuple[int, int, str]] = []  # (strength, -position, label)
     static = bool(negated)
     speed: str | None = None
+    vertical_verb = any(roles[i] & {"up", "down"} for i in sub if i not in negated)
+    framing = _framing_transition(tokens, sub)
+    if framing is not None:
+        votes.append((3, -framing[0], framing[1]))
     for i in sub:
         if i in negated:
             continue
         r = roles[i]
-        for label, strength in _votes(tokens, roles, i, r, has_motion, in_scope):
+        for label, strength in _votes(tokens, roles, i, r, has_motion, in_scope, vertical_verb):
             votes.append((strength, -i, label))
         if r & {"static", "stay", "static_noun"} and _static_applies(tokens, roles, i, r, sub, anchors):
             static = True
@@ -307,21 +452,54 @@ def _read_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]
             speed = "slow" if "slow" in r else "fast"
     if tokens and _in_place(tokens, sub) and anchors:
         static = True
+    if _is_bare(tokens, roles, sub) and any("static" in roles[i] for i in sub):
+        static = True
     if not votes and speed is not None and _speed_on_camera(tokens, roles, sub):
         votes.append((0, -sub[0], "any_motion"))  # "плавная камера", "smooth camera"
+    later: tuple[str, ...] = ()
     if votes:
-        label: str | None = max(votes)[2]
+        heads = [i for i in sub if i not in negated and roles[i] & _MOTION_ROLES]
+        label, later = _first_move(votes, heads)
     elif static:
         label = "static"
     else:
         label = None
 
+    move = next((m for m in lx.NO_PRESET_MOVES if any(m in roles[i] for i in sub if i not in negated)), None)
+    if move is not None and label != "static":
+        rule = lx.NO_PRESET_MOVES[move]
+        if label is None or label in rule.replaces:
+            label = rule.default
+        elif rule.mirror and label in _MIRROR:
+            label = _MIRROR[label]
+    else:
+        move = None
+
     removed, detail = _instruction_tokens(tokens, roles, sub)
-    return CameraScope(indices=tuple(sub), label=label, speed=speed, removed=removed, detail=detail)
+    return CameraScope(indices=tuple(sub), label=label, speed=speed, removed=removed, detail=detail, move=move,
+                       later=later)
+
+
+def _first_move(votes: list[tuple[int, int, str]], heads: list[int]) -> tuple[str, tuple[str, ...]]:
+    """The scope's label: each vote joins the motion word it follows (or the first one, if it comes before
+    any), each motion word reads as its strongest vote, and the first that names a direction wins
+    ("камера поднимается и поворачивает влево" is tilt_up, then pan_left). Returns (label, later labels)."""
+    groups: dict[int, list[tuple[int, int, str]]] = {}
+    for vote in votes:
+        pos = -vote[1]
+        before = [h for h in heads if h <= pos]
+        head = before[-1] if before else next((h for h in heads if h > pos), pos)
+        groups.setdefault(head, []).append(vote)
+    readings = [(head, max(group)[2]) for head, group in sorted(groups.items())]
+    directed = [label for _, label in readings if label in _PRESET_MOVES]
+    if not directed:
+        return max(votes)[2], ()
+    first = directed[0]
+    return first, tuple(dict.fromkeys(label for label in directed[1:] if label != first))
 
 
 def _votes(tokens: list[Token], roles: list[frozenset[str]], i: int, r: frozenset[str], has_motion: bool,
-           in_scope: set[int]) -> list[tuple[str, int]]:
+           in_scope: set[int], vertical_verb: bool = False) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     tok = tokens[i]
     # Explicit direction words.
@@ -341,10 +519,12 @@ def _votes(tokens: list[Token], roles: list[frozenset[str]], i: int, r: frozense
         out.append(("tilt_up", 3))
     if "down_adv" in r:
         out.append(("tilt_down", 3))
+    # "Камера сверху поднимается": with a verb that says up or down, "сверху" is where the camera is.
+    source_strength = 1 if vertical_verb else 3
     if "from_below" in r and has_motion:
-        out.append(("tilt_up", 3))
+        out.append(("tilt_up", source_strength))
     if "from_above" in r and has_motion:
-        out.append(("tilt_down", 3))
+        out.append(("tilt_down", source_strength))
     if "in_adv" in r:
         out.append(("zoom_in", 3))
     if "out_adv" in r:

@@ -19,12 +19,16 @@ Camera roles (how parse.py reads them):
   static/static_noun/stay/neg   a still camera, or a negated motion
   slow/fast     speed words; neutral: camera verbs without motion ("снимать", "film")
   split         words that start a new clause with its own subject ("и", "как", "while", "of")
+  orbit/truck/pedestal/crane/handheld/roll   a move kadr has no preset for (NO_PRESET_MOVES says how it
+                is shown); these words count only inside a camera scope ("кран течёт" is a tap)
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
 from typing import Mapping
+
+from dataclasses import dataclass
 
 from kadr.prompt.morph import en_stem, fold
 
@@ -40,10 +44,10 @@ def _build(table: dict[str, str], stem: bool) -> Mapping[str, frozenset[str]]:
 
 # ---------------------------------------------------------------- camera
 RU_CAMERA_WORDS: dict[str, str] = {
-    "anchor": "камера объектив оператор дрон квадрокоптер съёмка мы стедикам гимбал",
+    "anchor": "камера объектив оператор операторский дрон квадрокоптер съёмка мы стедикам гимбал",
     "weak_anchor": "кадр план ракурс вид взгляд картинка изображение",
     "specific": "панорама панорамирование панорамировать панорамный наезд наезжать наехать отъезд зум зумировать "
-                "тилт приближение отдаление облёт трэвеллинг",
+                "тилт приближение отдаление облёт трэвеллинг проезд крановый",
     "move": "двигаться двинуться шевелиться пошевелиться перемещаться переместиться плыть проплывать проплыть лететь пролетать пролететь летать "
             "парить скользить ехать проезжать проехать ездить идти проходить пройти следовать последовать следить "
             "сопровождать смещаться сместиться сдвигаться сдвинуться уходить уйти вести качаться покачиваться "
@@ -80,25 +84,31 @@ RU_CAMERA_WORDS: dict[str, str] = {
     "stay": "стоять замереть застыть оставаться",
     "neg": "не нет без",
     "slow": "медленно медленный неспешно неспешный неторопливо неторопливый плавно плавный мягко мягкий "
-            "спокойно спокойный постепенно постепенный слегка лёгкий",
+            "спокойно спокойный постепенно постепенный слегка лёгкий потихоньку",
     "fast": "быстро быстрый стремительно стремительный резко резкий динамичный динамический энергично "
             "энергичный",
     "neutral": "снимать снять показывать показать запечатлевать фиксировать",
     "split": "и а но как где пока когда что который чтобы словно будто",
+    "orbit": "облёт облетать кружить кружиться круговой вокруг",
+    "truck": "боковой",
+    "crane": "кран крановый",
+    "handheld": "ручной трясущийся тряска трястись",
+    "roll": "крен",
 }
 EN_CAMERA_WORDS: dict[str, str] = {
     "anchor": "camera cam lens drone cameraman camcorder gimbal steadicam we",
     "weak_anchor": "shot view frame angle footage pov",
-    "specific": "pan panning zoom tilt dolly push-in pull-back pull-out zoom-in zoom-out whip-pan",
+    "specific": "pan panning zoom tilt push-in pull-back pull-out zoom-in zoom-out whip-pan dolly-in dolly-out "
+                "orbit sweep handheld hand-held shaky-cam",
     "move": "move movement motion glide drift track tracking follow fly float travel slide sweep swing roll "
             "shift wander hover sway shake turn rotate dolly crane boom go head ride cruise soar handheld "
-            "hand-held steadicam fpv creep dynamic orbit circle truck trucking",
+            "hand-held steadicam fpv creep dynamic orbit circle truck trucking crab pedestal ped jib arc wobble",
     "look": "look point aim gaze face",
     "up": "rise lift ascend climb raise",
     "down": "lower descend sink drop dip",
     "in": "approach zoom push push-in zoom-in",
     "out": "recede retreat widen withdraw pull pull-back pull-out zoom-out",
-    "lateral": "pan orbit circle truck trucking strafe",
+    "lateral": "pan orbit circle truck trucking strafe sweep crab arc",
     "tilt": "tilt",
     "left": "left leftward leftwards",
     "right": "right rightward rightwards",
@@ -116,12 +126,56 @@ EN_CAMERA_WORDS: dict[str, str] = {
     "stay": "stay remain hold",
     "neg": "not no never without don't doesn't isn't won't",
     "slow": "slow slowly gentle gently smooth smoothly gradual gradually leisurely calm calmly soft softly",
-    "fast": "fast quick quickly rapid rapidly swift swiftly sudden suddenly abrupt abruptly dynamic",
+    "fast": "fast quick quickly rapid rapidly swift swiftly sudden suddenly abrupt abruptly dynamic whip whip-pan "
+            "crash",  # "whip pan", "crash zoom": film words for a very fast pan or zoom
     "neutral": "film shoot capture show record frame",
     "split": "and but while as where when which that who whilst whereas of",
+    "orbit": "orbit circle arc",
+    "truck": "truck trucking crab",
+    "pedestal": "pedestal ped",
+    "crane": "crane jib boom",
+    "handheld": "handheld hand-held shaky wobbly jittery shaky-cam",
+    "roll": "roll",
 }
 RU_CAMERA: Mapping[str, frozenset[str]] = _build(RU_CAMERA_WORDS, stem=False)
 EN_CAMERA: Mapping[str, frozenset[str]] = _build(EN_CAMERA_WORDS, stem=True)
+
+
+
+@dataclass(frozen=True)
+class NoPresetMove:
+    """A camera move kadr has no preset for, and how the nearest preset stands in for it.
+
+    The text's own direction words still decide the label ("crane down" is tilt_down); ``default`` is
+    the label when they give none, and a label in ``replaces`` gives way to it ("вращается вокруг своей
+    оси" reads as sideways, but a roll is no pan). ``mirror``: going round a subject to the right, the
+    camera turns left to keep it centred, so the background moves right, as in pan_left.
+    """
+
+    default: str
+    replaces: frozenset[str]
+    mirror: bool = False
+
+
+# In order of precedence when a scope names several ("handheld orbit": the orbit).
+NO_PRESET_MOVES: Mapping[str, NoPresetMove] = MappingProxyType({
+    "roll": NoPresetMove("any_motion", frozenset({"lateral", "any_motion"})),
+    "orbit": NoPresetMove("lateral", frozenset({"any_motion"}), mirror=True),
+    "crane": NoPresetMove("tilt_up", frozenset({"any_motion"})),
+    "pedestal": NoPresetMove("any_motion", frozenset()),
+    "truck": NoPresetMove("lateral", frozenset({"any_motion"})),
+    "handheld": NoPresetMove("any_motion", frozenset()),
+})
+
+# Two words that together name a camera move: the second word gets the roles (lemmas, English stems).
+RU_CAMERA_PAIRS: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
+    ("свой", "ось"): frozenset({"roll"}),  # "вращается вокруг своей оси": a roll, not an orbit
+    ("с", "рука"): frozenset({"handheld"}),  # "съёмка с рук"
+    ("по", "круг"): frozenset({"orbit"}),  # "облетает по кругу"
+})
+EN_CAMERA_PAIRS: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
+    (en_stem("barrel"), en_stem("roll")): frozenset({"specific", "roll", "move"}),
+})
 
 # Surface forms whose lemma would mislead ("ближе" -> "близкий"): matched before lemmas.
 RU_CAMERA_FORMS: Mapping[str, frozenset[str]] = MappingProxyType({
@@ -129,6 +183,8 @@ RU_CAMERA_FORMS: Mapping[str, frozenset[str]] = MappingProxyType({
     "дальше": frozenset({"out_adv"}),
     "выше": frozenset({"up_adv"}),
     "ниже": frozenset({"down_adv"}),
+    "левее": frozenset({"left"}),
+    "правее": frozenset({"right"}),
     "снято": frozenset({"neutral"}),
     "снятое": frozenset({"neutral"}),
     "снят": frozenset({"neutral"}),
@@ -136,15 +192,30 @@ RU_CAMERA_FORMS: Mapping[str, frozenset[str]] = MappingProxyType({
 
 # English words that make "pull/push/dolly" a camera move when they follow it.
 EN_PARTICLE_HOSTS: frozenset[str] = frozenset(
-    en_stem(w) for w in "zoom push pull dolly move creep track truck crane boom close pan tilt come".split()
+    en_stem(w) for w in ("zoom push pull dolly move creep track truck crane boom close pan tilt come sweep crab "
+                         "pedestal ped jib orbit arc").split()
 )
+# English verbs that, first in a clause and followed by a direction, speak to the camera ("Move closer",
+# "Look left", "Get closer to the door"): an instruction with the camera left unsaid.
+EN_IMPERATIVE_HOSTS: frozenset[str] = frozenset(en_stem(w) for w in "get go come move look turn head".split())
+# Shot words that make the word before them a camera move ("crane shot", "arc shot", "trucking shot").
+EN_SHOT_NOUNS: frozenset[str] = frozenset(en_stem(w) for w in "shot move movement".split())
 # Deverbal nouns that name something else when a genitive noun follows ("приближение грозы").
 # Nouns for where a still camera stands ("с неподвижной точки", "from a fixed position").
 RU_STATIC_POSITIONS: frozenset[str] = frozenset(fold(w) for w in "точка позиция положение".split())
 EN_STATIC_POSITIONS: frozenset[str] = frozenset(en_stem(w) for w in "position point vantage".split())
 RU_GENITIVE_SENSITIVE: frozenset[str] = frozenset(
-    fold(w) for w in "приближение отдаление удаление движение поворот подъём спуск наклон полёт облёт".split()
+    fold(w) for w in "приближение отдаление удаление движение поворот подъём спуск наклон полёт проезд".split()
 )
+# Shot sizes, wide to close: "от общего плана к крупному", "from a wide shot to a close-up" is a move
+# closer (zoom_in), the other way round a move back.
+RU_FRAMING_SCALE: Mapping[str, int] = MappingProxyType({fold(k): v for k, v in {
+    "общий": 0, "дальний": 0, "средний": 1, "крупный": 2, "сверхкрупный": 3, "детальный": 3}.items()})
+EN_FRAMING_SCALE: Mapping[str, int] = MappingProxyType({en_stem(k): v for k, v in {
+    "wide": 0, "long": 0, "full": 0, "medium": 1, "mid": 1, "close-up": 2, "closeup": 2, "close": 2}.items()})
+RU_FRAMING_SOURCE: frozenset[str] = frozenset("с со от из переход".split())
+EN_FRAMING_SOURCE: frozenset[str] = frozenset("from".split())
+
 # Targets that turn "к"/"towards" into a vertical move rather than a move closer.
 RU_UP_TARGETS: frozenset[str] = frozenset(
     fold(w) for w in "небо облако туча звезда луна солнце вершина крона верх потолок высота".split()

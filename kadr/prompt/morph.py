@@ -59,6 +59,7 @@ class WordInfo:
     case: str | None
     number: str | None  # "sing" / "plur"
     person: str | None  # "1per" / "2per" / "3per"
+    mood: str | None  # "impr" for an imperative ("приблизь"), "indc" for a finite verb
     plural_possible: bool  # some noun reading is plural (nominative or accusative)
     noun_cases: frozenset[str]  # cases of every noun reading ("грозы": gent and nomn)
     known: bool  # found in the dictionary rather than guessed
@@ -97,6 +98,7 @@ def analyse_ru(word: str) -> WordInfo:
         case=tag.case,
         number=tag.number,
         person=tag.person,
+        mood=tag.mood,
         plural_possible=plural_possible,
         noun_cases=noun_cases,
         known=known,
@@ -182,6 +184,7 @@ class Token:
     person: str | None = None
     plural_possible: bool = False
     noun_cases: frozenset[str] = frozenset()
+    mood: str | None = None
 
 
 def tokenize(text: str) -> list[Token]:
@@ -198,7 +201,7 @@ def tokenize(text: str) -> list[Token]:
             info = analyse_ru(surface)
             tokens.append(
                 Token(surface, m.start(), m.end(), "ru", low, info.lemma, info.keys, info.pos, info.case,
-                      info.number, info.person, info.plural_possible, info.noun_cases)
+                      info.number, info.person, info.plural_possible, info.noun_cases, info.mood)
             )
         else:
             stem = en_stem(surface)

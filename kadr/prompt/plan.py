@@ -25,7 +25,9 @@ class PromptPlan:
 
     ``camera`` is a label of kadr.camera.CAMERA_MOTIONS, "lateral" (sideways, direction not given),
     "any_motion" (motion, direction not given) or None (the text does not say). ``camera_from_text``
-    is what the text said before an explicit ``camera`` parameter won. ``clean_text`` is the prompt
+    is what the text said before an explicit ``camera`` parameter won. ``camera_move`` names a move the
+    text asks for that kadr has no preset for ("orbit", "truck", "pedestal", "crane", "handheld", "roll"):
+    ``camera_from_text`` is then its nearest preset and the suggestions carry a note. ``clean_text`` is the prompt
     without its camera, style and format instructions; ``camera_detail`` keeps the scene words of the
     camera instruction ("вдоль берега", "towards the house").
     """
@@ -36,6 +38,7 @@ class PromptPlan:
     camera: str | None = None
     camera_speed: float = 1.0
     camera_from_text: str | None = None
+    camera_move: str | None = None
     camera_phrase: str | None = None
     camera_detail: str | None = None
     style: str | None = None
@@ -88,6 +91,7 @@ def plan_prompt(text: str, *, camera: str | None = None, style: str | None = Non
 
     plan = PromptPlan(text=text, clean_text="", language=language, advice_language=lang)
     plan.camera_from_text = found.label
+    plan.camera_move = found.move
     plan.camera_speed = found.speed
     if chosen is not None:
         plan.camera_phrase = _span_text(text, tokens, sorted(set(chosen.indices)))
@@ -143,6 +147,7 @@ def plan_prompt(text: str, *, camera: str | None = None, style: str | None = Non
         generic=tuple(facts.generic),
         has_image=has_image,
         camera_label=plan.camera,
+        camera_move=plan.camera_move,
     )
     base = plan.clean_text if (facts.subjects or facts.has_place or facts.has_light or facts.actions) else ""
     advice = advise(elements, lang, setting=facts.setting, time_of_day=facts.time_of_day, example_base=base)
