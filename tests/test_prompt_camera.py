@@ -191,7 +191,7 @@ def test_several_camera_moves_keep_the_first_and_warn() -> None:
     assert any("zoom_in" in w and "pan_left" in w for w in plan.warnings)
 
 
-@pytest.mark.parametrize("subset", ["holdout", "holdout2", "words"])
+@pytest.mark.parametrize("subset", ["holdout", "holdout2", "words", "words_holdout"])
 def test_phrasings_written_after_the_parser_also_reach_95_percent(subset: str) -> None:
     phrases = [p for p in _phrases() if p["set"] == subset]
     assert len(phrases) >= 40

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
+from kadr.camera import CAMERA_MOTIONS
 from kadr.prompt import lexicon as lx
 from kadr.prompt.morph import Token
 
@@ -86,7 +87,10 @@ class CameraFinding:
 
     @property
     def chosen(self) -> CameraScope | None:
-        return next((s for s in self.scopes if s.label is not None), None)
+        """The first scope naming a preset ("камера движется плавно, потом панорама влево": the pan), else
+        the first scope with any label."""
+        labelled = [s for s in self.scopes if s.label is not None]
+        return next((s for s in labelled if s.label in CAMERA_MOTIONS), labelled[0] if labelled else None)
 
     @property
     def labels(self) -> list[str]:
@@ -163,9 +167,14 @@ def find_camera(tokens: list[Token]) -> CameraFinding:
                 sub.extend(subs[k])
             scopes.append(_read_scope(tokens, roles, sub))
             k += 1
-    chosen = next((s for s in scopes if s.label is not None), None)
-    speed = SPEED_FACTORS.get(chosen.speed, 1.0) if chosen and chosen.speed and chosen.label != "static" else 1.0
-    return CameraFinding(label=chosen.label if chosen else None, speed=speed, scopes=tuple(scopes))
+    finding = CameraFinding(label=None, speed=1.0, scopes=tuple(scopes))
+    chosen = finding.chosen
+    if chosen is None:
+        return finding
+    # "Наезд на кофе, slow push in": the same move said twice; its speed may come with either.
+    said = next((s.speed for s in scopes if s.speed and s.label == chosen.label), None)
+    speed = SPEED_FACTORS.get(said, 1.0) if said and chosen.label != "static" else 1.0
+    return CameraFinding(label=chosen.label, speed=speed, scopes=tuple(scopes))
 
 
 def _attach_gerunds(tokens: list[Token], roles: list[frozenset[str]], clauses: list[list[int]]) -> list[list[int]]:
@@ -240,7 +249,7 @@ def _context_roles(tokens: list[Token], roles: list[frozenset[str]]) -> list[fro
         if tok.kind == "en" and tok.lemma in lx.EN_PARTICLE_HOSTS and r & _MOTION_ROLES:
             # "pull back", "push in", "crane up", "truck left", "crane shot": a camera move even without
             # the word camera ("a truck drives left", "the crane lifts a beam" are no such pair).
-            nxt = _next_word(tokens, i)
+            nxt = _next_word(tokens, i, skip=lx.EN_PARTICLE_SKIP)
             if nxt is not None and (out[nxt] & _LICENSING_DIRECTIONS or tokens[nxt].low == "back" or
                                     tokens[nxt].lemma in lx.EN_SHOT_NOUNS):
                 out[i] = r | {"specific"}
@@ -344,7 +353,13 @@ def _after_preposition(tokens: list[Token], i: int) -> bool:
 def _is_anchor(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool:
     r = roles[i]
     if ("anchor" in r or "weak_anchor" in r) and not _after_preposition(tokens, i):
-        return True
+        # "Мальчик поднимает камеру": the camera is the boy's object, not the subject of the motion.
+        return not (tokens[i].kind == "ru" and tokens[i].case == "accs" and _ru_subject_before(tokens, roles, i))
+    return _first_person_motion(tokens, roles, i)
+
+
+def _first_person_motion(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool:
+    r = roles[i]
     # "приближаемся", "пролетаем": a first-person plural motion verb is the camera speaking.
     tok = tokens[i]
     return tok.kind == "ru" and tok.person == "1per" and tok.number == "plur" and bool(r & _MOTION_ROLES)
@@ -532,12 +547,13 @@ def _votes(tokens: list[Token], roles: list[frozenset[str]], i: int, r: frozense
     if "side_adv" in r:
         out.append(("lateral", 3))
     if r & {"particle_in", "particle_out"}:
-        prev = _prev_word(tokens, i)
+        prev = _prev_word(tokens, i, skip=lx.EN_PARTICLE_SKIP)
         if prev is not None and prev in in_scope and tokens[prev].lemma in lx.EN_PARTICLE_HOSTS:
             nxt = _next_word(tokens, i)
             if "particle_out" in r:
                 out.append(("zoom_out", 3))
-            elif tok.low == "into" or nxt is None or tokens[nxt].low in ("on", "to", "toward", "towards", "and", "closer"):
+            elif tok.low == "into" or nxt is None or "split" in roles[nxt] or \
+                    tokens[nxt].low in ("on", "to", "toward", "towards", "and", "closer", "tight"):
                 out.append(("zoom_in", 3))
     # Verbs and nouns carrying a direction.
     if "up" in r:

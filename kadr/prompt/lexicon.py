@@ -56,7 +56,7 @@ RU_CAMERA_WORDS: dict[str, str] = {
             "динамический ручной облетать огибать кружить кружиться скольжение парение",
     "look": "смотреть посмотреть глядеть взглянуть направлять направить переводить перевести наклоняться "
             "наклониться наклонять наклонить",
-    "up": "подниматься подняться поднимать поднять взмывать взмыть взлетать взлететь возноситься вознестись "
+    "up": "подниматься подняться приподниматься приподняться поднимать поднять взмывать взмыть взлетать взлететь возноситься вознестись "
           "задирать подъём",
     "down": "опускаться опуститься опускать опустить спускаться спуститься снижаться снизиться спуск",
     "in": "приближаться приблизиться приближать приблизить наезжать наехать подъезжать подъехать подлетать "
@@ -106,8 +106,8 @@ EN_CAMERA_WORDS: dict[str, str] = {
     "look": "look point aim gaze face",
     "up": "rise lift ascend climb raise",
     "down": "lower descend sink drop dip",
-    "in": "approach zoom push push-in zoom-in",
-    "out": "recede retreat widen withdraw pull pull-back pull-out zoom-out",
+    "in": "approach zoom push push-in zoom-in dolly-in",
+    "out": "recede retreat widen withdraw pull pull-back pull-out zoom-out dolly-out",
     "lateral": "pan orbit circle truck trucking strafe sweep crab arc",
     "tilt": "tilt",
     "left": "left leftward leftwards",
@@ -183,6 +183,8 @@ RU_CAMERA_FORMS: Mapping[str, frozenset[str]] = MappingProxyType({
     "дальше": frozenset({"out_adv"}),
     "выше": frozenset({"up_adv"}),
     "ниже": frozenset({"down_adv"}),
+    "зум-аут": frozenset({"specific", "out"}),  # pymorphy3 does not know them; "зум" alone would read as in
+    "зум-ин": frozenset({"specific", "in"}),
     "левее": frozenset({"left"}),
     "правее": frozenset({"right"}),
     "снято": frozenset({"neutral"}),
@@ -195,6 +197,8 @@ EN_PARTICLE_HOSTS: frozenset[str] = frozenset(
     en_stem(w) for w in ("zoom push pull dolly move creep track truck crane boom close pan tilt come sweep crab "
                          "pedestal ped jib orbit arc").split()
 )
+# Words between a camera verb and its particle: "zoom way out", "pull all the way back".
+EN_PARTICLE_SKIP: frozenset[str] = frozenset("way all the".split())
 # English verbs that, first in a clause and followed by a direction, speak to the camera ("Move closer",
 # "Look left", "Get closer to the door"): an instruction with the camera left unsaid.
 EN_IMPERATIVE_HOSTS: frozenset[str] = frozenset(en_stem(w) for w in "get go come move look turn head".split())
