@@ -197,3 +197,87 @@ def test_phrasings_written_after_the_parser_also_reach_95_percent(subset: str) -
     assert len(phrases) >= 40
     right = sum(_plans()[p["text"]].camera == p["camera"] for p in phrases)
     assert right / len(phrases) >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "move"),
+    [
+        # Case endings of the film nouns: pymorphy3 lemmas, not strings.
+        ("Наезд на дом", "zoom_in", None),
+        ("Снять наездом на дом", "zoom_in", None),
+        ("Сцена с наездом камеры на дом", "zoom_in", None),
+        ("Без наезда, статичный кадр", "static", None),
+        ("Отъездом камеры показать дом", "zoom_out", None),
+        ("Облёт вокруг дома", "lateral", "orbit"),
+        ("Медленный облёт дома", "lateral", "orbit"),
+        ("С облётом камеры вокруг дома", "lateral", "orbit"),
+        ("Панорамированием справа налево показать дом", "pan_left", None),
+        # Word order is free.
+        ("Камера наезжает на дом", "zoom_in", None),
+        ("На дом наезжает камера", "zoom_in", None),
+        ("Вправо уходит камера", "pan_right", None),
+        ("To the left the camera pans", "pan_left", None),
+    ],
+)
+def test_film_nouns_in_any_case_and_order(text: str, label: str, move: str | None) -> None:
+    plan = plan_prompt(text)
+    assert (plan.camera, plan.camera_move) == (label, move)
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "move"),
+    [
+        ("Crane up over the crowd", "tilt_up", "crane"),
+        ("Crane down to the street", "tilt_down", "crane"),
+        ("Truck left along the stalls", "pan_left", "truck"),  # travels left: content moves right
+        ("Pedestal up to the window", "tilt_up", "pedestal"),
+        # Going round to the right the camera turns left to keep the subject centred: the background
+        # moves right, as in pan_left.
+        ("Orbit to the right around the oak", "pan_left", "orbit"),
+        ("The camera orbits left around the fountain", "pan_right", "orbit"),
+        ("Handheld camera pans left across the market", "pan_left", "handheld"),
+        ("Камера вращается вокруг своей оси", "any_motion", "roll"),
+    ],
+)
+def test_moves_without_a_preset_map_to_the_nearest(text: str, label: str, move: str) -> None:
+    plan = plan_prompt(text)
+    assert (plan.camera, plan.camera_move) == (label, move)
+    assert plan.suggestions[0] == move_note(move, label, plan.advice_language)
+
+
+def test_the_note_speaks_the_prompts_language_and_names_the_preset() -> None:
+    ru = plan_prompt("Медленный облёт вокруг маяка на закате")
+    en = plan_prompt("Slow orbit to the right around the lighthouse at sunset")
+    assert ru.advice_language == "ru" and "Облёт" in ru.suggestions[0]
+    assert en.advice_language == "en" and "orbit" in en.suggestions[0] and "pan_left" in en.suggestions[0]
+
+
+def test_an_explicit_camera_replaces_the_move_and_its_note() -> None:
+    plan = plan_prompt("Orbit around the dancer", camera="zoom_in")
+    assert plan.camera == "zoom_in" and plan.camera_move == "orbit"
+    assert not any("orbit" in s for s in plan.suggestions)
+    assert any("zoom_in" in w for w in plan.warnings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A truck drives left along the highway",  # the words of camera moves, said of other things
+        "The crane lifts a steel beam",
+        "The moon orbits the earth",
+        "A man pans for gold in the river",
+        "The photographer pulls back the curtain",
+        "Кран течёт на кухне",
+        "Машина наезжает на бордюр",
+        "Мальчик поднимает камеру над головой",
+    ],
+)
+def test_camera_words_said_of_something_else(text: str) -> None:
+    plan = plan_prompt(text)
+    assert (plan.camera, plan.camera_move) == (None, None)
+
+
+def test_a_second_move_in_one_clause_is_kept_for_the_warning() -> None:
+    plan = plan_prompt("Медленный наезд с одновременным поворотом вправо")
+    assert plan.camera == "zoom_in"
+    assert any("zoom_in" in w and "pan_right" in w for w in plan.warnings)

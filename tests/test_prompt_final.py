@@ -89,3 +89,12 @@ def test_glossary_reports_words_it_does_not_know() -> None:
 def test_mixed_prompt_latin_words_pass_through() -> None:
     out = final_prompt(plan_prompt("Ночной город в стиле cyberpunk, статичная камера"), "ltx")
     assert "cyberpunk" in out and "night" in out.lower() and not CYRILLIC.search(out)
+
+
+def test_english_only_models_get_the_film_words_of_a_move_without_a_preset() -> None:
+    plan = plan_prompt("Slow orbit to the right around the old oak")
+    assert plan.camera == "pan_left" and plan.camera_move == "orbit"
+    assert final_prompt(plan, "ltx") == "The camera slowly orbits to the right around the old oak"
+    assert final_prompt(plan, "wan") == "Slow orbit to the right around the old oak"  # as written
+    crane = plan_prompt("Crane down to the street", camera="zoom_in")  # the parameter wins: no crane words
+    assert "crane" not in final_prompt(crane, "cogvideox") and "zooms in" in final_prompt(crane, "cogvideox")

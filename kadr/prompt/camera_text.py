@@ -695,11 +695,23 @@ def _instruction_tokens(tokens: list[Token], roles: list[frozenset[str]], sub: l
         if roles[i] & {"toward", "away_from", "along", "particle_in"} or (t.kind == "ru" and t.pos == "PREP") or \
                 (t.kind == "en" and t.low in lx.EN_PREPOSITIONS):
             with_preps.add(i)
-    words = sorted(with_preps)
-    content_words = [i for i in words if _is_content_word(tokens[i])]
-    if not content_words:
+    # Runs of neighbouring words; a run without a content word is instruction filler ("The" before
+    # "camera", "to the" before "right"), and so are the function words closing a run.
+    runs: list[list[int]] = []
+    for i in sorted(with_preps):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    words: list[int] = []
+    for run in runs:
+        while run and not _is_content_word(tokens[run[-1]]):
+            run.pop()
+        if any(_is_content_word(tokens[i]) for i in run):
+            words.extend(run)
+    if not words:
         return frozenset(sub), ()
-    return frozenset(i for i in sub if i not in with_preps), tuple(words)
+    return frozenset(i for i in sub if i not in words), tuple(words)
 
 
 def _is_content_word(tok: Token) -> bool:

@@ -6,7 +6,9 @@
   not contradict the motion the model is asked for.
 - LTX-Video and CogVideoX understand English only: they get the scene in English (the English text,
   or the Russian translated by the glossary or by a pluggable rewriter) and canonical English camera
-  and style phrases.
+  and style phrases. A move kadr has no preset for (an orbit, a crane, ...) keeps its own film words
+  there ("the camera slowly orbits around the statue"): these models know them, only kadr's camera
+  path stands in with the nearest preset.
 - SVD is conditioned on the image alone: it gets no text.
 """
 
@@ -48,6 +50,22 @@ CAMERA_RU: Mapping[str, str] = MappingProxyType({
     "zoom_out": "камера {speed}отдаляется",
     "lateral": "камера {speed}движется вбок",
     "any_motion": "камера {speed}плавно движется",
+})
+# Moves without a preset, for models that read English: "{way}" comes from the nearest preset's direction.
+CAMERA_MOVE_EN: Mapping[str, str] = MappingProxyType({
+    "orbit": "the camera {speed}orbits{way}",
+    "truck": "the camera {speed}trucks{way}",
+    "pedestal": "the camera {speed}pedestals{way}",
+    "crane": "the camera {speed}cranes{way}",
+    "handheld": "handheld camera",
+    "roll": "the camera {speed}rolls",
+})
+_MOVE_WAYS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    # An orbit to the right is shown as pan_left (its background moves right): the way back is mirrored.
+    "orbit": {"pan_left": " to the right", "pan_right": " to the left", "lateral": ""},
+    "truck": {"pan_left": " left", "pan_right": " right", "lateral": " sideways"},
+    "pedestal": {"tilt_up": " up", "tilt_down": " down"},
+    "crane": {"tilt_up": " up", "tilt_down": " down"},
 })
 STYLE_EN: Mapping[tuple[str, str | None], str] = MappingProxyType({
     ("realistic", None): "photorealistic, natural lighting",
@@ -93,6 +111,15 @@ def camera_phrase(label: str | None, speed: float, lang: str) -> str | None:
     return table[label].format(speed=speed_word)
 
 
+def move_phrase(move: str, label: str | None, speed: float) -> str:
+    """English film words for a move kadr has no preset for ("the camera slowly orbits to the right")."""
+    way = _MOVE_WAYS.get(move, {}).get(label or "", "")
+    text = CAMERA_MOVE_EN[move].format(speed=_SPEED_EN.get(speed, ""), way=way)
+    if move == "handheld" and label in CAMERA_EN and label not in ("any_motion", "static"):
+        text += ", " + camera_phrase(label, speed, "en")  # "handheld camera, the camera pans from right to left"
+    return text
+
+
 def style_phrase(style: str | None, detail: str | None, lang: str) -> str | None:
     if style is None:
         return None
@@ -134,6 +161,8 @@ def final_prompt(plan: PromptPlan, family: str, *, rewriter: PromptRewriter | No
 def _compose(scene: str, detail: str | None, plan: PromptPlan, lang: str) -> str:
     parts = [scene.strip().rstrip(".,;")] if scene.strip() else []
     camera = camera_phrase(plan.camera, plan.camera_speed, lang)
+    if lang == "en" and plan.camera_move is not None and plan.camera == plan.camera_from_text:
+        camera = move_phrase(plan.camera_move, plan.camera, plan.camera_speed)
     if camera:
         parts.append(f"{camera} {detail}".strip() if detail else camera)
     style = style_phrase(plan.style, plan.style_detail, lang)

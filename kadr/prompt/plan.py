@@ -147,7 +147,8 @@ def plan_prompt(text: str, *, camera: str | None = None, style: str | None = Non
         generic=tuple(facts.generic),
         has_image=has_image,
         camera_label=plan.camera,
-        camera_move=plan.camera_move,
+        # An explicit camera parameter replaces the move: no note on what kadr shows in its place.
+        camera_move=plan.camera_move if plan.camera == found.label else None,
     )
     base = plan.clean_text if (facts.subjects or facts.has_place or facts.has_light or facts.actions) else ""
     advice = advise(elements, lang, setting=facts.setting, time_of_day=facts.time_of_day, example_base=base)
