@@ -41,7 +41,8 @@ _LICENSING_DIRECTIONS = frozenset({
 })
 _DIRECTED_VERB_ROLES = frozenset({"up", "down", "in", "out", "lateral"})
 # A clause of these alone ("left to right", "слева направо", "static") says nothing but camera.
-_BARE_ROLES = _DIRECTION_ROLES | {"slow", "fast", "static", "toward", "away_from"}
+_BARE_ROLES = _DIRECTION_ROLES | {"slow", "fast", "static", "handheld", "toward", "away_from"}
+_STANDALONE_ROLES = frozenset({"static", "handheld"})  # a clause of these alone is a camera instruction
 _BARE_GLUE = frozenset({"from", "to", "с", "со", "на", "и", "and", "then", "потом", "затем"})
 _PRESET_MOVES = frozenset({"pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out"})
 _MIRROR: Mapping[str, str] = MappingProxyType({"pan_left": "pan_right", "pan_right": "pan_left"})
@@ -207,7 +208,7 @@ def _attach_bare_directions(tokens: list[Token], roles: list[frozenset[str]],
     k = 0
     while k < len(out):
         clause = out[k]
-        if _is_bare(tokens, roles, clause) and not any("static" in roles[i] for i in clause):
+        if _is_bare(tokens, roles, clause) and not any(roles[i] & _STANDALONE_ROLES for i in clause):
             if k > 0 and _is_camera_scope(tokens, roles, out[k - 1]):
                 out[k - 1] = out[k - 1] + clause
                 del out[k]
@@ -368,8 +369,8 @@ def _first_person_motion(tokens: list[Token], roles: list[frozenset[str]], i: in
 def _is_camera_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]) -> bool:
     if _framing_transition(tokens, sub) is not None:
         return True
-    if _is_bare(tokens, roles, sub) and any("static" in roles[i] for i in sub):
-        return True  # "Extreme close-up of an eye, static"
+    if _is_bare(tokens, roles, sub) and any(roles[i] & _STANDALONE_ROLES for i in sub):
+        return True  # "Extreme close-up of an eye, static", "handheld, following a cyclist"
     for i in sub:
         r = roles[i]
         if _is_anchor(tokens, roles, i) or "specific" in r or "static_noun" in r:

@@ -99,7 +99,7 @@ EN_CAMERA_WORDS: dict[str, str] = {
     "anchor": "camera cam lens drone cameraman camcorder gimbal steadicam we",
     "weak_anchor": "shot view frame angle footage pov",
     "specific": "pan panning zoom tilt push-in pull-back pull-out zoom-in zoom-out whip-pan dolly-in dolly-out "
-                "orbit sweep handheld hand-held shaky-cam",
+                "orbit sweep shaky-cam",
     "move": "move movement motion glide drift track tracking follow fly float travel slide sweep swing roll "
             "shift wander hover sway shake turn rotate dolly crane boom go head ride cruise soar handheld "
             "hand-held steadicam fpv creep dynamic orbit circle truck trucking crab pedestal ped jib arc wobble",
