@@ -3,17 +3,23 @@
 The text is cut into clauses at punctuation and into sub-clauses at words that bring their own
 subject ("и", "как", "while", "of"). A sub-clause speaks about the camera when the camera is its
 subject ("камера", "объектив", "мы" + a first-person verb, "camera", "we"), or when it holds a word
-that only a camera does ("панорама", "наезд", "zoom", "pan"). "Машина приближается" or "people walk
-left" therefore say nothing about the camera, and "девушка смотрит в камеру" neither (the camera
-follows a preposition, so it is not the subject).
+that only a camera does ("панорама", "наезд", "zoom", "pan"), or when an instruction leaves the
+camera unsaid: a film verb with its direction ("crane up", "truck left", "pull back"), an imperative or
+infinitive ("Move closer", "Плавно отъехать"), a change of shot size ("от общего плана к крупному"),
+a clause of directions or "static" alone. "Машина приближается", "people walk left", "a man pans for
+gold" and "машина наезжает" therefore say nothing about the camera (someone else is the subject),
+and "девушка смотрит в камеру" or "мальчик поднимает камеру" neither (the camera is an object).
 
 Inside a camera scope every word votes with a strength: explicit direction words ("влево",
 "слева направо", "up", "closer") 3, verbs and nouns that carry a direction ("приближается",
 "поднимается", "наезд", "zoom") 2, prepositions ("к дому", "вдоль берега", "along") 1, motion without
-a direction ("движется", "glides") 0. The strongest vote wins, the earliest among equals, so
-"панорама снизу вверх" is a tilt and "zoom out" is not a zoom in. A negated motion ("не двигается",
-"no camera movement") or a still-camera word ("статичная", "штатив", "locked-off") without any other
-motion gives "static".
+a direction ("движется", "glides") 0. Each vote joins the motion word it follows; each motion word
+reads as its strongest vote, the earliest among equals, so "панорама снизу вверх" is a tilt and "zoom
+out" is not a zoom in; the first motion word that names a direction gives the scope's label
+("наезд с поворотом вправо" is a zoom in, the pan is kept for a warning). A negated motion ("не
+двигается", "no camera movement") or a still-camera word ("статичная", "штатив", "locked-off") without
+any other motion gives "static". A move kadr has no preset for ("облёт", "orbit", "crane", "handheld")
+takes the nearest preset as lexicon.NO_PRESET_MOVES says, and the scope remembers which move it was.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ _DIRECTED_VERB_ROLES = frozenset({"up", "down", "in", "out", "lateral"})
 _BARE_ROLES = _DIRECTION_ROLES | {"slow", "fast", "static", "handheld", "toward", "away_from"}
 _STANDALONE_ROLES = frozenset({"static", "handheld"})  # a clause of these alone is a camera instruction
 _BARE_GLUE = frozenset({"from", "to", "с", "со", "на", "и", "and", "then", "потом", "затем"})
-_PRESET_MOVES = frozenset({"pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out"})
+_PRESET_MOVES = frozenset(CAMERA_MOTIONS) - {"static"}
 _MIRROR: Mapping[str, str] = MappingProxyType({"pan_left": "pan_right", "pan_right": "pan_left"})
 SPEED_FACTORS: Mapping[str, float] = MappingProxyType({"slow": 0.5, "fast": 2.0})
 
@@ -95,9 +101,11 @@ class CameraFinding:
 
     @property
     def labels(self) -> list[str]:
-        """Every move asked for, in order: the chosen one first, then the rest (for a warning)."""
+        """Every move asked for: the chosen one first, then the rest in text order (for a warning)."""
+        chosen = self.chosen
+        ordered = ([chosen] if chosen is not None else []) + [s for s in self.scopes if s is not chosen]
         out: list[str] = []
-        for s in self.scopes:
+        for s in ordered:
             if s.label is not None:
                 out.append(s.label)
                 out.extend(s.later)
@@ -469,7 +477,7 @@ def _read_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]
     if tokens and _in_place(tokens, sub) and anchors:
         static = True
     if _is_bare(tokens, roles, sub) and any("static" in roles[i] for i in sub):
-        static = True
+        static = True  # "..., static": a clause that says only that
     if not votes and speed is not None and _speed_on_camera(tokens, roles, sub):
         votes.append((0, -sub[0], "any_motion"))  # "плавная камера", "smooth camera"
     later: tuple[str, ...] = ()
@@ -497,8 +505,8 @@ def _read_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]
 
 
 def _first_move(votes: list[tuple[int, int, str]], heads: list[int]) -> tuple[str, tuple[str, ...]]:
-    """The scope's label: each vote joins the motion word it follows (or the first one, if it comes before
-    any), each motion word reads as its strongest vote, and the first that names a direction wins
+    """The scope's label: each vote joins the motion word it follows (the next one, when it comes before
+    them all), each motion word reads as its strongest vote, and the first that names a direction wins
     ("камера поднимается и поворачивает влево" is tilt_up, then pan_left). Returns (label, later labels)."""
     groups: dict[int, list[tuple[int, int, str]]] = {}
     for vote in votes:
