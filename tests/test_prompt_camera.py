@@ -277,6 +277,24 @@ def test_camera_words_said_of_something_else(text: str) -> None:
     assert (plan.camera, plan.camera_move) == (None, None)
 
 
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # The camera is there, but the move word names a thing or a place, not the move.
+        ("Камера показывает людей вокруг костра", None),
+        ("Камера снимает боковой вход", None),
+        ("Камера снимает кран", None),
+        ("Камера снимает ручной труд", None),
+        ("The camera follows a crane flying over the lake", "any_motion"),
+        ("The camera follows a truck", "any_motion"),
+        ("The camera films a shaky bridge", None),
+    ],
+)
+def test_no_move_note_when_the_move_word_names_a_thing(text: str, label: str | None) -> None:
+    plan = plan_prompt(text)
+    assert (plan.camera, plan.camera_move) == (label, None)
+
+
 def test_a_second_move_in_one_clause_is_kept_for_the_warning() -> None:
     plan = plan_prompt("Медленный наезд с одновременным поворотом вправо")
     assert plan.camera == "zoom_in"

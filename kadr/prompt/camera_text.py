@@ -265,9 +265,17 @@ def _context_roles(tokens: list[Token], roles: list[frozenset[str]]) -> list[fro
         elif tok.kind == "en" and (r & _MOTION_ROLES or tok.lemma in lx.EN_IMPERATIVE_HOSTS) and \
                 _en_imperative(tokens, out, i):
             out[i] = r | {"specific", "move"}
+        if tok.kind == "en" and tok.lemma in lx.EN_MOVE_NOUNS and "specific" not in out[i] and \
+                not _beside_anchor(tokens, out, i):
+            out[i] = frozenset()  # "the camera follows a truck": a thing, not a truck move
         if tok.kind == "en" and r & {"left", "right"}:
             out[i] = _en_horizontal(tokens, i, r)
     return out
+
+
+def _beside_anchor(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool:
+    prev, nxt = _prev_word(tokens, i), _next_word(tokens, i)
+    return any(j is not None and bool(roles[j] & {"anchor", "weak_anchor"}) for j in (prev, nxt))
 
 
 def _en_other_subject(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool:
@@ -489,7 +497,7 @@ def _read_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]
     else:
         label = None
 
-    move = next((m for m in lx.NO_PRESET_MOVES if any(m in roles[i] for i in sub if i not in negated)), None)
+    move = _no_preset_move(tokens, roles, [i for i in sub if i not in negated], has_motion)
     if move is not None and label != "static":
         rule = lx.NO_PRESET_MOVES[move]
         if label is None or label in rule.replaces:
@@ -502,6 +510,28 @@ def _read_scope(tokens: list[Token], roles: list[frozenset[str]], sub: list[int]
     removed, detail = _instruction_tokens(tokens, roles, sub)
     return CameraScope(indices=tuple(sub), label=label, speed=speed, removed=removed, detail=detail, move=move,
                        later=later)
+
+
+def _no_preset_move(tokens: list[Token], roles: list[frozenset[str]], sub: list[int], has_motion: bool) -> str | None:
+    """Which move without a preset the scope names, if any (lexicon.NO_PRESET_MOVES, in its order)."""
+    named: set[str] = set()
+    bare = _is_bare(tokens, roles, sub)
+    for i in sub:
+        r = roles[i]
+        moves = {m for m in lx.NO_PRESET_MOVES if m in r}
+        if has_motion:
+            moves |= {lx.MOVE_PATH_ROLES[p] for p in lx.MOVE_PATH_ROLES if p in r}
+        if moves and tokens[i].kind == "en" and not ("specific" in r or bare or _next_to_anchor(roles, sub, i)):
+            continue  # "the camera follows a crane", "a truck": the word names a thing, not the move
+        named |= moves
+    return next((m for m in lx.NO_PRESET_MOVES if m in named), None)
+
+
+def _next_to_anchor(roles: list[frozenset[str]], sub: list[int], i: int) -> bool:
+    """"The camera trucks right", "handheld camera", "shaky cam": the move word is the camera's own."""
+    pos = sub.index(i)
+    around = sub[max(0, pos - 1):pos] + sub[pos + 1:pos + 2]
+    return any(roles[j] & {"anchor", "weak_anchor"} for j in around)
 
 
 def _first_move(votes: list[tuple[int, int, str]], heads: list[int]) -> tuple[str, tuple[str, ...]]:

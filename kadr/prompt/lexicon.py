@@ -53,7 +53,7 @@ RU_CAMERA_WORDS: dict[str, str] = {
             "сопровождать смещаться сместиться сдвигаться сдвинуться уходить уйти вести качаться покачиваться "
             "трястись дрожать вращаться вращение поворачиваться повернуться поворачивать повернуть разворачиваться "
             "развернуться поворот движение перемещение полёт пролёт проезд двигать перемещать динамичный "
-            "динамический ручной облетать огибать кружить кружиться скольжение парение",
+            "динамический облетать огибать кружить кружиться скольжение парение",
     "look": "смотреть посмотреть глядеть взглянуть направлять направить переводить перевести наклоняться "
             "наклониться наклонять наклонить",
     "up": "подниматься подняться приподниматься приподняться поднимать поднять взмывать взмыть взлетать взлететь возноситься вознестись "
@@ -89,10 +89,12 @@ RU_CAMERA_WORDS: dict[str, str] = {
             "энергичный",
     "neutral": "снимать снять показывать показать запечатлевать фиксировать",
     "split": "и а но как где пока когда что который чтобы словно будто",
-    "orbit": "облёт облетать кружить кружиться круговой вокруг",
-    "truck": "боковой",
-    "crane": "кран крановый",
-    "handheld": "ручной трясущийся тряска трястись",
+    "orbit": "облёт облетать кружить кружиться круговой",
+    "orbit_path": "вокруг",
+    "truck_path": "боковой",
+    "crane": "крановый",
+    "crane_path": "кран",
+    "handheld": "трясущийся тряска трястись",
     "roll": "крен",
 }
 EN_CAMERA_WORDS: dict[str, str] = {
@@ -157,6 +159,10 @@ class NoPresetMove:
     mirror: bool = False
 
 
+# Words that name such a move only when the scope moves ("камера движется вокруг дома" is an orbit,
+# "камера показывает людей вокруг костра" is not; "кран" with a motion is a crane, else just a crane).
+MOVE_PATH_ROLES: Mapping[str, str] = MappingProxyType({
+    "orbit_path": "orbit", "truck_path": "truck", "crane_path": "crane"})
 # In order of precedence when a scope names several ("handheld orbit": the orbit).
 NO_PRESET_MOVES: Mapping[str, NoPresetMove] = MappingProxyType({
     "roll": NoPresetMove("any_motion", frozenset({"lateral", "any_motion"})),
@@ -168,11 +174,16 @@ NO_PRESET_MOVES: Mapping[str, NoPresetMove] = MappingProxyType({
 })
 
 # Two words that together name a camera move: the second word gets the roles (lemmas, English stems).
-RU_CAMERA_PAIRS: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
+RU_CAMERA_PAIRS: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({(fold(a), fold(b)): v for (a, b), v in {
     ("свой", "ось"): frozenset({"roll"}),  # "вращается вокруг своей оси": a roll, not an orbit
     ("с", "рука"): frozenset({"handheld"}),  # "съёмка с рук"
-    ("по", "круг"): frozenset({"orbit"}),  # "облетает по кругу"
-})
+    ("ручной", "камера"): frozenset({"handheld", "move"}),  # "ручная камера", not "ручной труд"
+    ("ручной", "съёмка"): frozenset({"handheld", "move"}),
+    ("по", "круг"): frozenset({"orbit_path"}),  # "облетает по кругу"
+    ("с", "кран"): frozenset({"crane"}),  # "съёмка с крана", "камера на кране", "операторский кран"
+    ("на", "кран"): frozenset({"crane"}),
+    ("операторский", "кран"): frozenset({"crane"}),
+}.items()})
 EN_CAMERA_PAIRS: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     (en_stem("barrel"), en_stem("roll")): frozenset({"specific", "roll", "move"}),
 })
@@ -197,13 +208,17 @@ EN_PARTICLE_HOSTS: frozenset[str] = frozenset(
     en_stem(w) for w in ("zoom push pull dolly move creep track truck crane boom close pan tilt come sweep crab "
                          "pedestal ped jib orbit arc").split()
 )
+# English move words that are also things ("a crane", "a truck", "a roll"): camera words only when
+# licensed ("crane up", "trucking shot") or next to the camera ("the camera trucks right").
+EN_MOVE_NOUNS: frozenset[str] = frozenset(
+    en_stem(w) for w in "crane jib boom truck trucking crab pedestal ped arc roll dolly".split())
 # Words between a camera verb and its particle: "zoom way out", "pull all the way back".
 EN_PARTICLE_SKIP: frozenset[str] = frozenset("way all the".split())
 # English verbs that, first in a clause and followed by a direction, speak to the camera ("Move closer",
 # "Look left", "Get closer to the door"): an instruction with the camera left unsaid.
 EN_IMPERATIVE_HOSTS: frozenset[str] = frozenset(en_stem(w) for w in "get go come move look turn head".split())
 # Shot words that make the word before them a camera move ("crane shot", "arc shot", "trucking shot").
-EN_SHOT_NOUNS: frozenset[str] = frozenset(en_stem(w) for w in "shot move movement".split())
+EN_SHOT_NOUNS: frozenset[str] = frozenset(en_stem(w) for w in "shot move movement arm".split())
 # Deverbal nouns that name something else when a genitive noun follows ("приближение грозы").
 # Nouns for where a still camera stands ("с неподвижной точки", "from a fixed position").
 RU_STATIC_POSITIONS: frozenset[str] = frozenset(fold(w) for w in "точка позиция положение".split())
