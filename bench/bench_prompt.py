@@ -35,7 +35,8 @@ def _camera_phrases() -> list[dict]:
 
 def _prompts() -> list[str]:
     texts = [p["text"] for p in _camera_phrases()]
-    texts += [p["text"] for p in json.loads((ROOT / "tests" / "data" / "vague_prompts.json").read_text(encoding="utf-8"))["prompts"]]
+    vague = json.loads((ROOT / "tests" / "data" / "vague_prompts.json").read_text(encoding="utf-8"))
+    texts += [p["text"] for p in vague["prompts"]]
     texts += [p["text"] for p in json.loads((ROOT / "eval" / "prompts.json").read_text(encoding="utf-8"))["prompts"]]
     return list(dict.fromkeys(texts))
 

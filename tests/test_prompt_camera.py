@@ -82,7 +82,8 @@ def test_moves_without_a_preset_carry_a_note_in_the_prompts_language() -> None:
         if "note" not in p:
             assert plan.camera_move is None, (p["text"], plan.camera_move)  # no note where none is due
             continue
-        if plan.camera_move != p["note"] or move_note(p["note"], plan.camera, plan.advice_language) not in plan.suggestions:
+        note = move_note(p["note"], plan.camera, plan.advice_language)
+        if plan.camera_move != p["note"] or note not in plan.suggestions:
             missing.append((p["text"], p["note"], plan.camera_move))
     assert missing == []
 

@@ -290,7 +290,8 @@ def _en_other_subject(tokens: list[Token], roles: list[frozenset[str]], i: int) 
 
 
 def _en_imperative(tokens: list[Token], roles: list[frozenset[str]], i: int) -> bool:
-    """"Move closer", "Look left at the sunset", "Slowly get closer": a bare verb first in its clause, then a direction."""
+    """"Move closer", "Look left at the sunset", "Slowly get closer": a bare verb first in its clause,
+    then a direction."""
     tok = tokens[i]
     if tok.low.endswith(("s", "ing", "ed")):
         return False
