@@ -20,6 +20,7 @@ from kadr.service.events import EventBus
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import load_plans
 from kadr.service.ratelimit import RateLimiter
+from kadr.service.ray_pool import RayConfig
 from kadr.service.scheduler import Scheduler, SchedulerConfig
 from kadr.service.settings import ServiceSettings
 from kadr.service.store import Database, JobStore, KeyCache, UserStore
@@ -87,7 +88,8 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
             SchedulerConfig(videos_dir=settings.videos_dir, workers=settings.workers,
                             max_attempts=settings.max_job_attempts,
                             retention_s=settings.retention_days * 86400 or None,
-                            progress_interval_s=settings.progress_interval_s),
+                            progress_interval_s=settings.progress_interval_s,
+                            ray=RayConfig(settings.ray, settings.ray_actors, settings.workers) if settings.ray else None),
             WorkerConfig(threads=settings.torch_threads(), nice=settings.worker_nice, device=settings.device,
                          output_dir=str(settings.videos_dir)),
             on_job_ended=sender.wake, clock=clock)

@@ -29,6 +29,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; others need a user first)")
     serve.add_argument("--port", type=int, help="port (default 8000; 0: any free port, printed at start)")
     serve.add_argument("--workers", type=int, help="generation worker processes (default 1)")
+    serve.add_argument("--ray", metavar="ADDRESS",
+                       help="generate on a Ray cluster: auto (the local one), HOST:PORT or ray://HOST:PORT")
+    serve.add_argument("--ray-actors", type=int, help="Ray actors (default: one per GPU; with no GPU, --workers)")
     serve.add_argument("--allow-insecure", action="store_true", default=None,
                        help="local development: allow a non-loopback address with no users")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
@@ -74,7 +77,7 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> ServiceSettings:
     """Settings from the environment, with the flags given on the command line on top."""
-    names = ("host", "port", "workers", "allow_insecure", "log_level", "data", "db", "plans_file")
+    names = ("host", "port", "workers", "ray", "ray_actors", "allow_insecure", "log_level", "data", "db", "plans_file")
     given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     try:
         return ServiceSettings(**given)
@@ -108,6 +111,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except UnsafeSettingsError as exc:
         print(f"kadr: error: {exc}", file=sys.stderr)
         return 2
+    if settings.ray:  # reach the cluster before listening, so a wrong address is one clear line
+        from kadr.service.ray_pool import RayUnavailableError, connect
+
+        try:
+            connect(settings.ray)
+        except RayUnavailableError as exc:
+            print(f"kadr: error: {exc}", file=sys.stderr)
+            return 2
     try:
         sock = listen_socket(settings.host, settings.port)
     except OSError as exc:

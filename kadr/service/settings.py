@@ -38,6 +38,10 @@ class ServiceSettings(BaseSettings):
     worker_nice: int = Field(10, ge=0, le=19,
                              description="Niceness of worker processes, so the API answers first when CPUs are busy.")
     device: str | None = Field(None, description="Device for the workers' models (cpu, cuda, cuda:1; default: best).")
+    ray: str | None = Field(None, description="Run generation on the Ray cluster at this address (auto, HOST:PORT or "
+                                              "ray://HOST:PORT) instead of local worker processes.")
+    ray_actors: int = Field(0, ge=0, le=1024, description="Ray actors to start (0: one per GPU in the cluster; "
+                                                          "with no GPU, one per worker).")
     plans_file: Path | None = Field(None, description="Plans (TOML); default: DATA/plans.toml if present, else built in.")
     retention_days: float = Field(30.0, ge=0, description="Days a finished video stays downloadable (0: forever).")
     max_prompt_chars: int = Field(2000, ge=1, le=2000, description="Longest prompt accepted, in characters.")
