@@ -30,6 +30,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -241,8 +242,9 @@ class RayPool:
         self._queue = Queue(maxsize=10_000, actor_options={"num_cpus": 0, "scheduling_strategy": here})
         actor_class = _actor_class(ray, use_gpu)
         config = self.config if not use_gpu else replace(self.config, device=None)  # Ray sets CUDA_VISIBLE_DEVICES
+        pool_id = uuid.uuid4().hex[:8]
         for index in range(self.size):
-            handle = actor_class.options(name=f"kadr-generation-{os.getpid()}-{index}").remote(config, self._queue)
+            handle = actor_class.options(name=f"kadr-generation-{pool_id}-{index}").remote(config, self._queue)
             self._slots[index] = _ActorSlot(index, handle)
             self._watch_ready(self._slots[index])
         log.info("Ray cluster at %s (this process on node %s): %d actor(s) on %s", self.ray_config.address,
