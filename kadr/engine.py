@@ -177,6 +177,11 @@ class Engine:
                 self._backends[spec.name] = registry.load_backend(spec, device=self.device)
             return self._backends[spec.name]
 
+    def loaded_models(self) -> list[str]:
+        """Names of the models this engine holds loaded (a Ray actor reports them for placement)."""
+        with self._lock:
+            return list(self._backends)
+
     # ---- running ----------------------------------------------------------------------------
 
     def generate(

@@ -26,6 +26,8 @@ from typing import Callable, Iterator, TypeVar
 import httpx
 import pytest
 
+import ray_cluster  # noqa: F401  (sets Ray's loopback-only environment before anything imports Ray)
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Plans of the service tests: cheap generations, limits small enough to reach in a test.

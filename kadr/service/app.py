@@ -20,8 +20,9 @@ from kadr.service.events import EventBus
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import load_plans
 from kadr.service.ratelimit import RateLimiter
+from kadr.service.ray_pool import RayConfig
 from kadr.service.scheduler import Scheduler, SchedulerConfig
-from kadr.service.settings import ServiceSettings
+from kadr.service.settings import ServiceSettings, cuda_device_count, parse_devices
 from kadr.service.store import Database, JobStore, KeyCache, UserStore
 from kadr.service.usage import UsageService
 from kadr.service.videos import Limits, VideoService
@@ -87,8 +88,10 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
             SchedulerConfig(videos_dir=settings.videos_dir, workers=settings.workers,
                             max_attempts=settings.max_job_attempts,
                             retention_s=settings.retention_days * 86400 or None,
-                            progress_interval_s=settings.progress_interval_s),
+                            progress_interval_s=settings.progress_interval_s,
+                            ray=RayConfig(settings.ray, settings.ray_actors, settings.workers) if settings.ray else None),
             WorkerConfig(threads=settings.torch_threads(), nice=settings.worker_nice, device=settings.device,
+                         devices=parse_devices(settings.devices, cuda_device_count()) if settings.devices else (),
                          output_dir=str(settings.videos_dir)),
             on_job_ended=sender.wake, clock=clock)
         housekeeping = Housekeeping(jobs, clock=clock)

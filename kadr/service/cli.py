@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kadr.service.plans import load_plans
-from kadr.service.settings import ServiceSettings, UnsafeSettingsError, check_safety
+from kadr.service.settings import ServiceSettings, UnsafeSettingsError, check_safety, cuda_device_count, parse_devices
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +29,10 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; others need a user first)")
     serve.add_argument("--port", type=int, help="port (default 8000; 0: any free port, printed at start)")
     serve.add_argument("--workers", type=int, help="generation worker processes (default 1)")
+    serve.add_argument("--devices", help="one device per worker, in turn: auto (every GPU) or cuda:0,cuda:1,...")
+    serve.add_argument("--ray", metavar="ADDRESS",
+                       help="generate on a Ray cluster: auto (the local one), HOST:PORT or ray://HOST:PORT")
+    serve.add_argument("--ray-actors", type=int, help="Ray actors (default: one per GPU; with no GPU, --workers)")
     serve.add_argument("--allow-insecure", action="store_true", default=None,
                        help="local development: allow a non-loopback address with no users")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
@@ -74,7 +78,7 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> ServiceSettings:
     """Settings from the environment, with the flags given on the command line on top."""
-    names = ("host", "port", "workers", "allow_insecure", "log_level", "data", "db", "plans_file")
+    names = ("host", "port", "workers", "devices", "ray", "ray_actors", "allow_insecure", "log_level", "data", "db", "plans_file")
     given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     try:
         return ServiceSettings(**given)
@@ -108,6 +112,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except UnsafeSettingsError as exc:
         print(f"kadr: error: {exc}", file=sys.stderr)
         return 2
+    if settings.devices:
+        try:
+            devices = parse_devices(settings.devices, cuda_device_count())
+        except ValueError as exc:
+            print(f"kadr: error: {exc}", file=sys.stderr)
+            return 2
+        if args.workers is None:  # one worker per device unless told otherwise
+            settings = settings.model_copy(update={"workers": len(devices)})
+        for index in range(settings.workers):
+            device = devices[index % len(devices)]
+            print(f"kadr: worker {index} on {device}: {memory_note(device)}", file=sys.stderr)
+    if settings.ray:  # reach the cluster before listening, so a wrong address is one clear line
+        from kadr.service.ray_pool import RayUnavailableError, connect
+
+        try:
+            connect(settings.ray)
+        except RayUnavailableError as exc:
+            print(f"kadr: error: {exc}", file=sys.stderr)
+            return 2
     try:
         sock = listen_socket(settings.host, settings.port)
     except OSError as exc:
@@ -121,6 +144,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
                             timeout_graceful_shutdown=3, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def memory_note(device: str) -> str:
+    """How the fast tier's model will sit on ``device``, said at start (a model too large says so now)."""
+    if not device.startswith("cuda"):
+        return "weights in main memory"
+    import torch
+
+    from kadr.pipelines import registry
+    from kadr.pipelines.devices import choose_memory_policy, free_gpu_bytes
+
+    spec = registry.model_for_tier("fast", "text-to-video")
+    policy = choose_memory_policy(spec, free_gpu_bytes(torch.device(device)))
+    if policy.offload == "group_offload":
+        return f"{spec.name} is too large to keep on {device} ({policy.reason}; slow)"
+    return f"{spec.name}: {policy.reason}"
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.generation import FromWorker, JobDone, JobError, JobProgress, RunJob
@@ -22,6 +22,9 @@ from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import PlanBook
 from kadr.service.store import Failed, JobStore, Succeeded
 from kadr.service.workers import PoolStats, WorkerConfig, WorkerPool
+
+if TYPE_CHECKING:
+    from kadr.service.ray_pool import RayConfig, RayPool
 
 log = logging.getLogger("kadr.service.scheduler")
 
@@ -44,6 +47,7 @@ class SchedulerConfig:
     max_attempts: int
     retention_s: float | None
     progress_interval_s: float
+    ray: "RayConfig | None" = None  # generation on a Ray cluster instead of local worker processes
 
 
 class Scheduler:
@@ -57,8 +61,13 @@ class Scheduler:
         self.config = config
         self.on_job_ended = on_job_ended
         self.clock = clock
-        self.pool = WorkerPool(config.workers, worker, self._on_message, self._on_lost_job, self.wake) \
-            if config.workers > 0 else None
+        self.pool: WorkerPool | RayPool | None = None
+        if config.ray is not None:
+            from kadr.service.ray_pool import RayPool  # Ray is an optional extra
+
+            self.pool = RayPool(config.ray, worker, self._on_message, self._on_lost_job, self.wake)
+        elif config.workers > 0:
+            self.pool = WorkerPool(config.workers, worker, self._on_message, self._on_lost_job, self.wake)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._reported: dict[str, _Reported] = {}

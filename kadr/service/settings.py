@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +39,12 @@ class ServiceSettings(BaseSettings):
     worker_nice: int = Field(10, ge=0, le=19,
                              description="Niceness of worker processes, so the API answers first when CPUs are busy.")
     device: str | None = Field(None, description="Device for the workers' models (cpu, cuda, cuda:1; default: best).")
+    devices: str | None = Field(None, description="Devices for the workers, one each in turn: auto (every CUDA GPU, "
+                                                  "else the CPU) or a list such as cuda:0,cuda:1; overrides device.")
+    ray: str | None = Field(None, description="Run generation on the Ray cluster at this address (auto, HOST:PORT or "
+                                              "ray://HOST:PORT) instead of local worker processes.")
+    ray_actors: int = Field(0, ge=0, le=1024, description="Ray actors to start (0: one per GPU in the cluster; "
+                                                          "with no GPU, one per worker).")
     plans_file: Path | None = Field(None, description="Plans (TOML); default: DATA/plans.toml if present, else built in.")
     retention_days: float = Field(30.0, ge=0, description="Days a finished video stays downloadable (0: forever).")
     max_prompt_chars: int = Field(2000, ge=1, le=2000, description="Longest prompt accepted, in characters.")
@@ -90,6 +97,37 @@ class ServiceSettings(BaseSettings):
             return self.worker_threads
         cpus = cpus or os.cpu_count() or 1
         return max(1, (cpus - 1) // max(1, self.workers))
+
+
+DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+def parse_devices(value: str | None, cuda_count: int) -> tuple[str, ...]:
+    """``--devices`` as a tuple of torch device names, checked against the ``cuda_count`` GPUs present.
+
+    ``auto``: every CUDA GPU (cuda:0 … cuda:N-1), else the CPU. A device that is not there is a
+    ValueError naming it, so the server says so at start, not in a job.
+    """
+    if not value:
+        return ()
+    if value.strip() == "auto":
+        return tuple(f"cuda:{i}" for i in range(cuda_count)) or ("cpu",)
+    devices = tuple(part.strip() for part in value.split(",") if part.strip())
+    for device in devices:
+        if not DEVICE_PATTERN.match(device):
+            raise ValueError(f"devices: got {device!r}; allowed: auto, or a list of cpu, cuda, cuda:N")
+        if device.startswith("cuda"):
+            index = int(device.partition(":")[2] or 0)
+            if index >= cuda_count:
+                present = f"cuda:0 to cuda:{cuda_count - 1}" if cuda_count else "no CUDA GPU visible to torch"
+                raise ValueError(f"devices: got {device!r}; this machine has {present}")
+    return devices
+
+
+def cuda_device_count() -> int:
+    import torch  # only when --devices is given: the API process does not need torch otherwise
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def is_loopback(host: str) -> bool:

@@ -21,7 +21,7 @@ import queue
 import signal
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable
 
@@ -49,6 +49,11 @@ class WorkerConfig:
     device: str | None
     output_dir: str
     preload: bool = True
+    devices: tuple[str, ...] = ()  # one per worker slot, in turn (``kadr serve --devices``); empty: ``device``
+
+    def for_slot(self, index: int) -> "WorkerConfig":
+        """The config of worker ``index``: pinned to its own device when several are given."""
+        return replace(self, device=self.devices[index % len(self.devices)], devices=()) if self.devices else self
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,7 @@ class WorkerPool:
 
     def _spawn(self, index: int) -> None:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(target=worker_main, args=(index, child_end, self.config, os.getpid()),
+        process = self._ctx.Process(target=worker_main, args=(index, child_end, self.config.for_slot(index), os.getpid()),
                                     name=f"kadr-worker-{index}", daemon=True)
         process.start()
         child_end.close()  # so the worker's death reads as EOF here
