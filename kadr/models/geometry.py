@@ -25,21 +25,31 @@ def pixel_centres(n: int, device: torch.device | None = None) -> torch.Tensor:
     return (torch.arange(n, device=device, dtype=torch.float32) + 0.5) / n * 2.0 - 1.0
 
 
+def view_coords(src_pose: torch.Tensor, dst_pose: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the view at ``dst_pose`` samples the image seen at ``src_pose``, one axis at a time.
+
+    A pose move is a scale and a shift per axis, so column u of the destination reads column u_p of the
+    source whatever the row (and row v reads v_p whatever the column). Returns u_p (B, W) and v_p (B, H).
+    """
+    device = src_pose.device
+    p = src_pose.float()  # (B, 3)
+    q = dst_pose.float()  # (B, 3)
+    scale = torch.exp(p[:, 2:3] - q[:, 2:3])  # (B, 1): exp(-q.z) exp(p.z)
+    u_p = 2.0 * (q[:, 0:1] - p[:, 0:1]) * torch.exp(p[:, 2:3]) + pixel_centres(width, device)[None] * scale  # (B, W)
+    v_p = -2.0 * (q[:, 1:2] - p[:, 1:2]) * torch.exp(p[:, 2:3]) + pixel_centres(height, device)[None] * scale  # (B, H)
+    return u_p, v_p
+
+
 def view_grid(src_pose: torch.Tensor, dst_pose: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Sampling grid (B, H, W, 2) that renders the view at ``dst_pose`` from an image seen at ``src_pose``.
 
     ``src_pose`` and ``dst_pose`` are (B, 3) tensors of (x, y, log_zoom).
     """
-    device = src_pose.device
-    u = pixel_centres(width, device)  # (W,)
-    v = pixel_centres(height, device)  # (H,)
-    p = src_pose.float()[:, :, None, None]  # (B, 3, 1, 1)
-    q = dst_pose.float()[:, :, None, None]  # (B, 3, 1, 1)
-    u_q = u[None, None, :].expand(1, height, width)  # (1, H, W)
-    v_q = v[None, :, None].expand(1, height, width)  # (1, H, W)
-    u_p = (2.0 * (q[:, 0] - p[:, 0]) + u_q * torch.exp(-q[:, 2])) * torch.exp(p[:, 2])  # (B, H, W)
-    v_p = (-2.0 * (q[:, 1] - p[:, 1]) + v_q * torch.exp(-q[:, 2])) * torch.exp(p[:, 2])  # (B, H, W)
-    return torch.stack([u_p, v_p], dim=-1)  # (B, H, W, 2)
+    u_p, v_p = view_coords(src_pose, dst_pose, height, width)
+    grid = torch.empty(u_p.shape[0], height, width, 2, device=u_p.device)  # (B, H, W, 2)
+    grid[..., 0] = u_p[:, None, :]
+    grid[..., 1] = v_p[:, :, None]
+    return grid
 
 
 def warp_view(
@@ -51,10 +61,14 @@ def warp_view(
     was visible in the source view, 0 where it is newly revealed (filled by ``padding_mode``).
     """
     b, _, h, w = image.shape
-    grid = view_grid(src_pose, dst_pose, h, w)  # (B, H, W, 2)
+    u_p, v_p = view_coords(src_pose, dst_pose, h, w)
+    grid = torch.empty(b, h, w, 2, device=image.device)  # (B, H, W, 2)
+    grid[..., 0] = u_p[:, None, :]
+    grid[..., 1] = v_p[:, :, None]
     warped = F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
-    inside = (grid.abs() <= 1.0).all(dim=-1).to(image.dtype)[:, None]  # (B, 1, H, W)
-    return warped, inside
+    # Visible where both coordinates fall inside the source: an outer product of the two axes' tests.
+    inside = (v_p.abs() <= 1.0).to(image.dtype)[:, None, :, None] * (u_p.abs() <= 1.0).to(image.dtype)[:, None, None, :]
+    return warped, inside  # (B, C, H, W), (B, 1, H, W)
 
 
 def interpolate_poses(poses: np.ndarray, fps: float, times: np.ndarray) -> np.ndarray:

@@ -10,13 +10,17 @@ Call arguments are named as in diffusers pipelines so each backend maps them one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+import sys
 
 import numpy as np
-import torch
 from PIL import Image
 
 from kadr.camera import CameraPath
+
+if TYPE_CHECKING:
+    import torch  # annotations only: specs and listing models must not import torch
 
 TEXT_TO_VIDEO = "text-to-video"
 IMAGE_TO_VIDEO = "image-to-video"
@@ -134,7 +138,8 @@ def to_uint8_frames(video: Any) -> np.ndarray:
         video = video[0]  # batch of one
     if isinstance(video, (list, tuple)) and video and isinstance(video[0], Image.Image):
         return np.stack([np.asarray(im.convert("RGB")) for im in video])
-    if isinstance(video, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor can only come from a process that imported torch
+    if torch is not None and isinstance(video, torch.Tensor):
         video = video.detach().float().cpu().numpy()
     array = np.asarray(video)
     if array.ndim == 5:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from kadr.errors import InvalidRequestError
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
 from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
@@ -21,6 +19,7 @@ from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpe
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
+    import torch  # annotations only: listing models must not import torch
 
 T5_XXL_ENCODER = 4_760_000_000
 COGVIDEOX_VAE = 216_000_000

@@ -8,11 +8,12 @@ memory) so they are unit-tested without a GPU; applying a policy to a diffusers 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from kadr.pipelines.base import ModelSpec
+
+if TYPE_CHECKING:
+    import torch  # imported where used: the policies below are importable without it
 
 GiB = 1024**3
 OffloadMode = Literal["none", "model_offload", "group_offload"]
@@ -91,6 +92,8 @@ def choose_memory_policy(
 
 def choose_device(requested: str | torch.device | None = None) -> torch.device:
     """The requested device, else the first CUDA GPU, else the CPU."""
+    import torch
+
     if requested is not None:
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
@@ -100,12 +103,17 @@ def choose_device(requested: str | torch.device | None = None) -> torch.device:
 
 
 def choose_dtype(
-    device: torch.device, cuda_dtype: torch.dtype = torch.bfloat16, bf16_supported: bool | None = None
+    device: torch.device, cuda_dtype: torch.dtype | None = None, bf16_supported: bool | None = None
 ) -> torch.dtype:
-    """Half precision on CUDA (bf16 falls back to fp16 on GPUs without it), fp32 elsewhere.
+    """Half precision on CUDA (``cuda_dtype``, default bf16; bf16 falls back to fp16 on GPUs without
+    it), fp32 elsewhere.
 
     CPU kernels for half precision are slow or missing for 3D convolutions, so the CPU gets fp32.
     """
+    import torch
+
+    if cuda_dtype is None:
+        cuda_dtype = torch.bfloat16
     if device.type != "cuda":
         return torch.float32
     if cuda_dtype == torch.bfloat16:
@@ -118,5 +126,7 @@ def free_gpu_bytes(device: torch.device) -> int | None:
     """Free memory on a CUDA device as the driver reports it; None for other devices."""
     if device.type != "cuda":
         return None
+    import torch
+
     free, _total = torch.cuda.mem_get_info(device)
     return int(free)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
-import torch
 from PIL import Image
 
 from kadr.camera import CameraPath
@@ -35,6 +34,7 @@ from kadr.pipelines.devices import (
 )
 
 if TYPE_CHECKING:
+    import torch  # imported where used: listing models must not import torch
     from diffusers import DiffusionPipeline
 
 # Files of a diffusers folder: model_index.json at the top and everything the components need inside
@@ -96,6 +96,8 @@ class DiffusersBackend:
         missing = [task for task in spec.tasks if task not in pipelines]
         if missing:
             raise ValueError(f"{spec.name}: no pipeline given for {', '.join(missing)}")
+        import torch
+
         self.spec = spec
         self.device = torch.device(device)
         self.policy = policy or MemoryPolicy()
@@ -208,6 +210,8 @@ def load_diffusers_backend(
     path = Path(folder) if folder is not None else registry.weights_path(spec)
     if path is None or not (path / "model_index.json").is_file():
         raise ModelNotAvailableError(f"{spec.name}: weights not present; run `kadr models pull {spec.name}`")
+    import torch
+
     target = choose_device(device)
     dtype = choose_dtype(target, getattr(torch, spec.cuda_dtype))
     if isinstance(memory, str):
@@ -275,6 +279,7 @@ def place_pipelines(pipelines: Mapping[str, "DiffusionPipeline"], policy: Memory
 
 def apply_group_offload(pipe: "DiffusionPipeline", device: torch.device) -> None:
     """Stream weights from CPU memory: denoisers block by block, other modules layer by layer."""
+    import torch
     from diffusers.hooks import apply_group_offloading
 
     use_stream = device.type == "cuda"  # overlap transfers with compute where there are CUDA streams

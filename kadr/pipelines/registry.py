@@ -20,8 +20,10 @@ from typing import Any
 from kadr.errors import InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines.base import ModelSpec, VideoBackend
 
+# Modules holding each family's SPECS; each imports without torch (the built-in model's spec sits in
+# its own light module so that `kadr models` and the service's listings never load torch).
 BACKEND_MODULES: tuple[str, ...] = (
-    "kadr.pipelines.tiny",
+    "kadr.pipelines.tiny_spec",
     "kadr.pipelines.wan",
     "kadr.pipelines.ltx",
     "kadr.pipelines.svd",

@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from kadr.pipelines.base import IMAGE_TO_VIDEO, FrameRule, ModelSpec
 from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
 from kadr.pipelines.diffusers_common import (
@@ -28,6 +26,7 @@ from kadr.pipelines.diffusers_common import (
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
+    import torch  # annotations only: listing models must not import torch
 
 SVD_PARAMETERS = 1_520_000_000 + 632_000_000 + 98_000_000
 _SIZES = {"16:9": (1024, 576), "9:16": (576, 1024), "1:1": (768, 768)}

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
@@ -30,15 +31,22 @@ import torch.nn.functional as F
 from PIL import Image
 
 from kadr.camera import CameraPath
-from kadr.models.autoencoder import AutoencoderConfig, VideoAutoencoder, count_parameters
+from kadr.models.autoencoder import AutoencoderConfig, VideoAutoencoder, count_parameters, expand_time, keyframe_times
 from kadr.models.flow import FlowMatchEulerScheduler
 from kadr.models.geometry import camera_features, interpolate_poses, warp_view
 from kadr.models.noise import warped_noise
 from kadr.models.transformer import DiTConfig, VideoDiT, position_scale
-from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec, PipelineOutput, StepCallback
+from kadr.pipelines import tiny_spec
+from kadr.pipelines.base import ModelSpec, PipelineOutput, StepCallback
 
-NAME = "kadr-tiny"
+NAME = tiny_spec.NAME
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights" / NAME
+
+# Where the autoencoder and the transformer run: ONNX Runtime (the default where it is installed: faster
+# on CPUs, see bench/bench_tiny.py --runtimes) or the PyTorch modules themselves (training, GPUs, hooks).
+Runtime = Literal["onnx", "torch"]
+RUNTIMES: tuple[str, ...] = ("onnx", "torch")
+RUNTIME_ENV = "KADR_TINY_RUNTIME"
 
 
 @dataclass(frozen=True)
@@ -75,53 +83,85 @@ class KadrTinyConfig:
                    **{k: v for k, v in data.items() if k in known})
 
 
-def _spec(parameters: int) -> ModelSpec:
-    return ModelSpec(
-        name=NAME,
-        family="kadr-tiny",
-        tasks=(TEXT_TO_VIDEO, IMAGE_TO_VIDEO),
-        description="built-in offline model: keyframe latent DiT with explicit camera path, runs on a CPU",
-        parameters=parameters,
-        native_fps=24,
-        frame_rule=FrameRule(multiple=8, offset=1, minimum=1, maximum=121),
-        size_multiple=8,
-        resolutions={
-            "16:9": {"fast": (256, 144), "high": (384, 216)},
-            "9:16": {"fast": (144, 256), "high": (216, 384)},
-            "1:1": {"fast": (192, 192), "high": (288, 288)},
-            "4:3": {"fast": (224, 168), "high": (320, 240)},
-            "3:4": {"fast": (168, 224), "high": (240, 320)},
-        },
-        steps={"fast": 6, "high": 12},
-        # Measured on the shipped weights: 4.0 separates night from day and sunset from day more than 2.0
-        # (luma 32 vs 185, warmth +13 against 40 vs 152, +7), at the same cost.
-        guidance_scale=4.0,
-        negative_prompt="",
-        english_only=False,
-        loader="kadr.pipelines.tiny:load",
-        fps_range=(1, 60),
-        presets={"144p": 144, "216p": 216},
-        builtin=True,
-    )
-
-
-# Autoencoder + transformer of the default configuration (tests check it against parameter_count());
-# the sentence encoder ships separately with its package.
-SPECS: list[ModelSpec] = [_spec(9_152_500)]
+# The spec lives in a module without torch, so listing models stays light; re-exported here.
+SPECS = tiny_spec.SPECS
 
 
 class KadrTinyPipeline:
-    """One chunk of video from a prompt (and optionally a first frame). See the module docstring."""
+    """One chunk of video from a prompt (and optionally a first frame). See the module docstring.
 
-    def __init__(self, spec: ModelSpec, config: KadrTinyConfig, vae: VideoAutoencoder, transformer: VideoDiT,
-                 text_encoder: Any, scheduler: FlowMatchEulerScheduler, device: torch.device) -> None:
+    The networks run on ``networks`` (ONNX Runtime sessions) when given, else on the PyTorch modules.
+    With ONNX Runtime the PyTorch modules are built only if something asks for ``vae`` or
+    ``transformer`` (``build_modules`` makes them from the weights on first use).
+    """
+
+    def __init__(self, spec: ModelSpec, config: KadrTinyConfig, vae: VideoAutoencoder | None,
+                 transformer: VideoDiT | None, text_encoder: Any, scheduler: FlowMatchEulerScheduler,
+                 device: torch.device, networks: Any = None, null_text: torch.Tensor | None = None,
+                 build_modules: Callable[[], tuple[VideoAutoencoder, VideoDiT]] | None = None) -> None:
+        if networks is None and (vae is None or transformer is None):
+            raise ValueError("vae and transformer are required without ONNX Runtime networks")
         self.spec = spec
         self.config = config
-        self.vae = vae.eval()
-        self.transformer = transformer.eval()
+        self._vae = vae.eval() if vae is not None else None
+        self._transformer = transformer.eval() if transformer is not None else None
+        self._build_modules = build_modules
         self.text_encoder = text_encoder
         self.scheduler = scheduler
         self.device = device
+        self.networks = networks
+        self.runtime: Runtime = "onnx" if networks is not None else "torch"
+        self._null_text = null_text
+
+    # ---- components --------------------------------------------------------------------------
+    @property
+    def vae(self) -> VideoAutoencoder:
+        if self._vae is None:
+            self._load_modules()
+        assert self._vae is not None
+        return self._vae
+
+    @vae.setter
+    def vae(self, module: VideoAutoencoder) -> None:
+        self._vae = module
+
+    @property
+    def transformer(self) -> VideoDiT:
+        if self._transformer is None:
+            self._load_modules()
+        assert self._transformer is not None
+        return self._transformer
+
+    @transformer.setter
+    def transformer(self, module: VideoDiT) -> None:
+        self._transformer = module
+
+    def _load_modules(self) -> None:
+        if self._build_modules is None:
+            raise RuntimeError("this pipeline was built without its PyTorch modules")
+        vae, transformer = self._build_modules()
+        self._vae = self._vae or vae.eval()
+        self._transformer = self._transformer or transformer.eval()
+
+    def _encode(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [-1, 1] -> normalised latents (B, C, H/16, W/16), on the pipeline's runtime."""
+        if self.networks is None:
+            return self.vae.encode(images)
+        return torch.from_numpy(self.networks.encode(images.numpy()))
+
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents (B, C, h, w) -> images (B, 3, 16h, 16w), on the pipeline's runtime."""
+        if self.networks is None:
+            return self.vae.decode(latents)
+        return torch.from_numpy(self.networks.decode(latents.numpy()))
+
+    def _transformer_call(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor, cam: torch.Tensor,
+                          known: torch.Tensor, known_mask: torch.Tensor, pos_scale: float) -> torch.Tensor:
+        if self.networks is None:
+            # An ordinary module call, so hooks and wrappers on ``self.transformer`` (step caches) apply.
+            return self.transformer(x, t, text, cam, known, known_mask, pos_scale)
+        return torch.from_numpy(self.networks.velocity(x.numpy(), t.numpy(), text.numpy(), cam.numpy(),
+                                                       known.numpy(), known_mask.numpy(), pos_scale))
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _grid_size(self, height: int, width: int) -> tuple[int, int]:
@@ -141,15 +181,16 @@ class KadrTinyPipeline:
 
     def _text(self, prompt: str | None) -> torch.Tensor:
         if not prompt:
-            return self.transformer.null_text.detach()[None]  # (1, 512)
+            null = self._null_text if self._null_text is not None else self.transformer.null_text.detach()
+            return null[None]  # (1, 512)
         return self.text_encoder.embed(prompt)[None].to(self.device)  # (1, 512)
 
     def _velocity(self, x: torch.Tensor, t: float, text: torch.Tensor, uncond: torch.Tensor | None, cam: torch.Tensor,
                   known: torch.Tensor, known_mask: torch.Tensor, guidance_scale: float, pos_scale: float) -> torch.Tensor:
         tt = torch.full((x.shape[0],), t, device=x.device)
         if uncond is None:
-            return self.transformer(x, tt, text, cam, known, known_mask, pos_scale)
-        both = self.transformer(
+            return self._transformer_call(x, tt, text, cam, known, known_mask, pos_scale)
+        both = self._transformer_call(
             torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([text, uncond]), torch.cat([cam, cam]),
             torch.cat([known, known]), torch.cat([known_mask, known_mask]), pos_scale,
         )
@@ -198,8 +239,8 @@ class KadrTinyPipeline:
         else:
             frame_poses = interpolate_poses(camera.poses, camera.fps, frame_times)  # (F, 3)
             frame_poses = frame_poses - frame_poses[:1]
-        key_times = self.vae.keyframe_times(num_frames, fps)
         key_fps = cfg.vae.key_fps
+        key_times = keyframe_times(num_frames, fps, key_fps)
         key_poses = interpolate_poses(frame_poses, fps, key_times)  # (K, 3)
         grid_scale = np.array([width / grid_w, height / grid_h, 1.0], np.float32)
         key_poses_grid = key_poses * grid_scale[None]  # (K, 3)
@@ -247,7 +288,7 @@ class KadrTinyPipeline:
             x = denoise(x, 1.0, cam_all[:1][None], torch.zeros_like(x), torch.zeros(1, 1, device=self.device))
             # Through pixels, like an input image: the residual of the decoded keyframe over its
             # re-encoding is fine detail that then moves exactly along the camera path (zooms too).
-            first = self._crop(self.vae.decode(x[0]), height, width).clamp(-1.0, 1.0)  # (1, 3, H, W)
+            first = self._crop(self._decode(x[0]), height, width).clamp(-1.0, 1.0)  # (1, 3, H, W)
             known_first, residual = self._condition(first, grid_h, grid_w)
 
         # 7. Denoise window by window (one window unless the clip is longer than max_window keyframes).
@@ -277,9 +318,9 @@ class KadrTinyPipeline:
             latents[start:stop] = denoise(x, t_start, cam, known, known_mask)[0]
 
         # 8. Decode keyframes, crop to the output frame, rebuild every frame along the camera path.
-        keyframes = torch.cat([self.vae.decode(latents[i:i + 8]) for i in range(0, k_total, 8)])  # (K, 3, Hg, Wg)
+        keyframes = torch.cat([self._decode(latents[i:i + 8]) for i in range(0, k_total, 8)])  # (K, 3, Hg, Wg)
         keyframes = self._crop(keyframes, height, width)  # (K, 3, H, W)
-        frames = self.vae.expand_time(keyframes.cpu(), key_poses, frame_poses, fps)  # (F, 3, H, W)
+        frames = expand_time(keyframes.cpu(), key_poses, frame_poses, fps, key_fps)  # (F, 3, H, W)
 
         # 9. Carry the conditioning image's fine detail along the camera path.
         if residual is not None:
@@ -308,9 +349,9 @@ class KadrTinyPipeline:
         src = torch.from_numpy(np.asarray(src_pose, np.float32))[None].expand(n, 3)  # (n, 3)
         dst = torch.from_numpy(np.asarray(dst_poses, np.float32))  # (n, 3)
         if self.config.pixel_anchor:
-            pixels = self.vae.decode(latent[None]).clamp(-1.0, 1.0)  # (1, 3, Hg, Wg)
+            pixels = self._decode(latent[None]).clamp(-1.0, 1.0)  # (1, 3, Hg, Wg)
             moved_px, _ = warp_view(pixels.expand(n, -1, -1, -1), src, dst)  # (n, 3, Hg, Wg)
-            moved = torch.cat([self.vae.encode(moved_px[i:i + 8]) for i in range(0, n, 8)])  # (n, C, h, w)
+            moved = torch.cat([self._encode(moved_px[i:i + 8]) for i in range(0, n, 8)])  # (n, C, h, w)
         else:
             moved, _ = warp_view(latent[None].expand(n, -1, -1, -1), src, dst)  # (n, C, h, w)
         return (1.0 - t_start) * moved[None] + t_start * noise
@@ -321,8 +362,8 @@ class KadrTinyPipeline:
         height, width = pixels.shape[-2:]
         pad_h, pad_w = grid_h - height, grid_w - width
         padded = F.pad(pixels, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), mode="replicate")
-        latent = self.vae.encode(padded)  # (1, C, h, w)
-        recon = self._crop(self.vae.decode(latent), height, width)  # (1, 3, H, W)
+        latent = self._encode(padded)  # (1, C, h, w)
+        recon = self._crop(self._decode(latent), height, width)  # (1, 3, H, W)
         return latent, pixels - recon
 
     def _windows(self, k_total: int) -> list[tuple[int, int]]:
@@ -353,13 +394,46 @@ def read_config(folder: Path = WEIGHTS_DIR) -> KadrTinyConfig:
 
 
 def load_state(vae: VideoAutoencoder, transformer: VideoDiT, path: Path) -> None:
-    """Load ``model.safetensors`` (keys ``vae.*`` and ``dit.*``, any float dtype) into the components."""
-    from safetensors.torch import load_file
+    """Load ``model.safetensors`` (keys ``vae.*`` and ``dit.*``, any float dtype) into the components.
 
-    state = load_file(str(path))
-    for prefix, module in (("vae.", vae), ("dit.", transformer)):
-        part = {k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)}
-        module.load_state_dict(part, strict=True)
+    The file is memory-mapped; each tensor is read once, straight into its parameter's dtype.
+    """
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        keys = list(f.keys())
+        for prefix, module in (("vae.", vae), ("dit.", transformer)):
+            part = {k[len(prefix):]: f.get_tensor(k).float() for k in keys if k.startswith(prefix)}
+            module.load_state_dict(part, strict=True)
+
+
+def read_null_text(path: Path) -> torch.Tensor:
+    """The transformer's learned null text embedding (512,), read alone from the weights file."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return f.get_tensor("dit.null_text").float()
+
+
+def choose_runtime(requested: str | None, device: torch.device, have_weights: bool) -> Runtime:
+    """The runtime asked for (argument, else ``$KADR_TINY_RUNTIME``), else ONNX Runtime where it can run.
+
+    ONNX Runtime needs trained weights to export (random components stay on PyTorch, so tests can edit
+    them) and serves the CPU; everything else runs on PyTorch.
+    """
+    from kadr.models import onnx_runtime
+
+    explicit = requested or os.environ.get(RUNTIME_ENV) or None
+    if explicit is not None and explicit not in RUNTIMES:
+        source = "runtime" if requested else RUNTIME_ENV
+        raise ValueError(f"{source}: got {explicit!r}; allowed: one of {', '.join(RUNTIMES)}")
+    if explicit == "onnx" and not onnx_runtime.available():
+        raise ValueError("runtime: 'onnx' needs the onnxruntime package: pip install onnxruntime")
+    if explicit == "torch":
+        return "torch"
+    if not have_weights or device.type != "cpu" or not onnx_runtime.available():
+        return "torch"
+    return "onnx"
 
 
 def load(
@@ -370,6 +444,8 @@ def load(
     config: KadrTinyConfig | None = None,
     text_encoder: Any = None,
     weights_dir: Path | None = None,
+    runtime: str | None = None,
+    cache_dir: Path | None = None,
 ) -> KadrTinyPipeline:
     """Build the pipeline from the weights shipped in the package (no network).
 
@@ -377,26 +453,56 @@ def load(
     initialised from ``config`` (default: the shipped config.json, else the default configuration), so
     everything around the model runs before training. ``text_encoder`` may be any object with
     ``embed(text) -> Tensor(512)``; by default the multilingual sentence encoder is loaded.
+
+    ``runtime`` (default ``$KADR_TINY_RUNTIME``, else "onnx" on a CPU with trained weights and
+    onnxruntime installed): "onnx" runs the networks on ONNX Runtime from graphs exported once into
+    ``cache_dir`` (default: the user's kadr cache, see kadr.models.cache), keyed by the weights' hash; "torch"
+    runs the PyTorch modules.
     """
+    from kadr.models import onnx_runtime
     from kadr.models.text import TextEncoder
 
     folder = weights_dir or WEIGHTS_DIR
+    weights = folder / "model.safetensors"
     torch_device = torch.device(device or "cpu")
-    have_weights = (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+    have_weights = weights.is_file() and (folder / "config.json").is_file()
     if config is None:
         config = read_config(folder) if (folder / "config.json").is_file() else KadrTinyConfig()
     if not random_init and not have_weights:
         warnings.warn(f"{spec.name}: no weights in {folder}; using a randomly initialised model", stacklevel=2)
         random_init = True
-    with torch.random.fork_rng(devices=[]):  # a fixed random init without touching the caller's RNG
-        torch.manual_seed(0)
-        vae, transformer = build_components(config)
-    if not random_init:
-        load_state(vae, transformer, folder / "model.safetensors")
-    vae.to(torch_device)
-    transformer.to(torch_device)
+    chosen = choose_runtime(runtime, torch_device, have_weights and not random_init)
+    threads = onnx_runtime.machine_threads()
+    if torch.get_num_threads() > threads:  # torch counts the machine's cores, not those this process may use
+        torch.set_num_threads(threads)
+
+    def build_modules() -> tuple[VideoAutoencoder, VideoDiT]:
+        with torch.random.fork_rng(devices=[]):  # a fixed random init without touching the caller's RNG
+            torch.manual_seed(0)
+            vae, transformer = build_components(config)
+        if not random_init:
+            load_state(vae, transformer, weights)
+        return vae.to(torch_device).eval(), transformer.to(torch_device).eval()
+
+    scheduler = FlowMatchEulerScheduler(shift=config.shift)
+    if chosen == "onnx":
+        root = cache_dir or onnx_runtime.default_cache_root()
+        key = onnx_runtime.cache_key(weights, config.to_dict())
+        graphs = onnx_runtime.cached_folder(root, key)
+        if graphs is None:  # first use of these weights: export once
+            try:
+                graphs = onnx_runtime.export(*build_modules(), root, key)
+            except OSError as exc:  # nowhere to keep the graphs (a read-only home): stay on PyTorch
+                warnings.warn(f"{spec.name}: cannot write ONNX graphs under {root} ({exc}); running on PyTorch",
+                              stacklevel=2)
+        if graphs is not None:
+            networks = onnx_runtime.OnnxTinyNetworks(graphs, threads)
+            encoder = text_encoder if text_encoder is not None else TextEncoder()
+            return KadrTinyPipeline(spec, config, None, None, encoder, scheduler, torch_device, networks=networks,
+                                    null_text=read_null_text(weights), build_modules=build_modules)
+    vae, transformer = build_modules()
     encoder = text_encoder if text_encoder is not None else TextEncoder()
-    return KadrTinyPipeline(spec, config, vae, transformer, encoder, FlowMatchEulerScheduler(shift=config.shift), torch_device)
+    return KadrTinyPipeline(spec, config, vae, transformer, encoder, scheduler, torch_device)
 
 
 def parameter_count(config: KadrTinyConfig) -> int:

@@ -12,14 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
 from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
 from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, load_diffusers_backend
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
+    import torch  # annotations only: listing models must not import torch
 
 # The negative prompt Wan-AI ship in their repositories and examples (Chinese; the text encoder is multilingual).
 WAN_NEGATIVE_PROMPT = (
