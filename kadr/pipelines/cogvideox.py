@@ -17,6 +17,7 @@ import torch
 from kadr.errors import InvalidRequestError
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
 from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
+from kadr.pipelines.acceleration import CachePolicy
 from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, load_diffusers_backend
 
 if TYPE_CHECKING:
@@ -26,8 +27,13 @@ T5_XXL_ENCODER = 4_760_000_000
 COGVIDEOX_VAE = 216_000_000
 NATIVE_SIZE = (720, 480)
 
+# No step-distilled CogVideoX is published; the fast tier caches steps (diffusers registers CogVideoXBlock).
+FAST_CACHE = CachePolicy("first-block", threshold=0.1, source="ParaAttention First Block Cache; bench_acceleration.py")
+
 _COMMON: dict[str, Any] = dict(
     family="cogvideox",
+    cache={"fast": FAST_CACHE, "high": None},
+    licence="CogVideoX licence (2B: apache-2.0; 5B: CogVideoX LICENSE, model card)",
     native_fps=8,
     frame_rule=FrameRule(multiple=8, offset=1, minimum=9, maximum=49),
     size_multiple=16,
@@ -100,6 +106,8 @@ class CogVideoXBackend(DiffusersBackend):
 
 
 def load(spec: ModelSpec, device: str | torch.device | None = None, *,
-         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None) -> CogVideoXBackend:
+         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None,
+         attention: str | None = None, compile: bool = False) -> CogVideoXBackend:
     """Build the CogVideoX backend from ``models_dir()/spec.name``."""
-    return load_diffusers_backend(CogVideoXBackend, spec, device, folder=folder, memory=memory)
+    return load_diffusers_backend(CogVideoXBackend, spec, device, folder=folder, memory=memory,
+                                  attention=attention, compile=compile)

@@ -33,7 +33,41 @@ def pull(name: str, progress: bool = True, token: str | None = None) -> Path:
         if target.exists():
             shutil.rmtree(target)  # an incomplete folder left by hand or by an older kadr
         destination.rename(target)
+    for lora in _tier_loras(spec):  # a tier's distillation adapters come with the model
+        _download_file(spec, lora.repo_id, lora.filename, target / "loras", token)
     return target
+
+
+def licences(name: str) -> list[str]:
+    """What a person accepts by pulling ``name``: the base weights' licence and each tier adapter's."""
+    spec = registry.get_spec(name)
+    lines = [f"{spec.repo_id}: {getattr(spec, 'licence', '') or 'see its model card'}"]
+    lines += [f"{lora.repo_id}/{lora.filename}: {lora.licence}" for lora in _tier_loras(spec)]
+    return lines
+
+
+def _tier_loras(spec: ModelSpec) -> list:
+    seen: dict[str, object] = {}
+    for loras in getattr(spec, "tier_loras", {}).values():
+        for lora in loras:
+            seen.setdefault(f"{lora.repo_id}/{lora.filename}", lora)
+    return list(seen.values())
+
+
+def _download_file(spec: ModelSpec, repo_id: str, filename: str, folder: Path, token: str | None) -> Path:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, local_dir=folder, token=token))
+    except EntryNotFoundError:
+        raise ModelNotAvailableError(f"{spec.name}: {repo_id} has no file {filename}") from None
+    except LocalEntryNotFoundError:
+        raise ModelNotAvailableError(
+            f"{spec.name}: cannot reach the Hugging Face Hub to download {repo_id}/{filename}; pull again"
+        ) from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise ModelNotAvailableError(f"{spec.name}: downloading {repo_id}/{filename} failed ({exc}); pull again") from None
 
 
 def pull_patterns(spec: ModelSpec) -> list[str] | None:
