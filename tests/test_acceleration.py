@@ -295,3 +295,47 @@ def test_attention_choices_are_those_installed() -> None:
         assert "flash" not in installed and "sage" not in installed  # CUDA kernels only
     with pytest.raises(InvalidRequestError, match="attention: got 'flash_hub'; allowed: one of auto, native"):
         check_attention_choice("flash_hub")  # downloads kernels at run time: never offered
+
+
+# ---- the command line and the built-in model ---------------------------------------------------
+
+
+def run_kadr(*args: str, home: Path) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KADR_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "kadr", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.mark.slow
+def test_cli_caches_kadr_tiny_on_request_and_reports_it(tmp_path) -> None:
+    """The same diffusers hooks on kadr-tiny's own DiT, asked for with --cache; a LoRA it cannot take is refused."""
+    import json
+
+    out = run_kadr("generate", "a cat walks on the beach at sunset", "--duration", "1", "--seed", "3", "--quality",
+                   "high", "--cache", "first-block", "--json", "--quiet", "-o", str(tmp_path / "a.mp4"), home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    acceleration = json.loads(out.stdout)["acceleration"]
+    assert acceleration["cache"]["policy"] == "first-block" and acceleration["attention"] == "sdpa"
+    assert 0 < acceleration["cache"]["full_passes"] < acceleration["cache"]["forward_passes"]
+    assert (tmp_path / "a.mp4").is_file()
+
+    refused = run_kadr("generate", "a cat", "--duration", "1", "--lora", str(tmp_path / "a.mp4"), "--quiet",
+                       "-o", str(tmp_path / "b.mp4"), home=tmp_path)
+    assert refused.returncode == 2
+    assert "kadr: error: lora: got" in refused.stderr and "kadr-tiny does not take LoRA adapters" in refused.stderr
+    assert not (tmp_path / "b.mp4").exists()
+    bad = run_kadr("generate", "a cat", "--cache", "turbo", "--quiet", home=tmp_path)
+    assert bad.returncode == 2 and "cache: got 'turbo'; allowed: one of auto, off" in bad.stderr
+
+
+def test_models_table_shows_each_tier_and_whether_it_fits(tmp_path) -> None:
+    out = run_kadr("models", home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    header, *lines = out.stdout.splitlines()
+    assert "FAST TIER" in header and "HIGH TIER" in header and "FITS HERE" in header
+    row = next(line for line in lines if line.startswith("wan2.1-t2v-14b "))
+    assert "4 steps, lightx2v LoRA, cfg off" in row and "50 steps, cfg 5, no cache" in row
+    assert "30 steps, cfg 5, first-block 0.1" in next(line for line in lines if line.startswith("wan2.1-t2v-1.3b "))

@@ -78,6 +78,8 @@ class DiffusersSpec(ModelSpec):
     allow_patterns: tuple[str, ...] = DIFFUSERS_LAYOUT  # files `kadr models pull` fetches
     licence: str = ""  # of the base weights, as the model card states it
     tier_loras: dict[str, tuple[HubLora, ...]] = field(default_factory=dict)  # per tier: adapters it always loads
+    # Per tier: a published time for one clip, with its device and source (shown by `kadr models`).
+    expected_time: dict[str, str] = field(default_factory=dict)
 
     def tier_lora_refs(self, tier: str) -> tuple[LoraRef, ...]:
         """The tier's own adapters as local files (pulled with the model)."""
