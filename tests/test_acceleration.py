@@ -339,3 +339,95 @@ def test_models_table_shows_each_tier_and_whether_it_fits(tmp_path) -> None:
     row = next(line for line in lines if line.startswith("wan2.1-t2v-14b "))
     assert "4 steps, lightx2v LoRA, cfg off" in row and "50 steps, cfg 5, no cache" in row
     assert "30 steps, cfg 5, first-block 0.1" in next(line for line in lines if line.startswith("wan2.1-t2v-1.3b "))
+
+
+# ---- pulling a tier's adapter, hub LoRAs, memory fit -------------------------------------------
+
+
+def test_pull_fetches_the_tiers_adapter_beside_the_base_weights(tmp_path, monkeypatch) -> None:
+    """The hub cannot exist in a test: huggingface_hub's two download functions write what a download would."""
+    import huggingface_hub
+
+    from kadr.pipelines.hub import licences, pull
+
+    monkeypatch.setenv("KADR_HOME", str(tmp_path / "home"))
+    files: list[tuple[str, str]] = []
+
+    def snapshot(repo_id: str, **kwargs: Any) -> str:
+        Path(kwargs["local_dir"]).mkdir(parents=True, exist_ok=True)
+        (Path(kwargs["local_dir"]) / "model_index.json").write_text('{"_class_name": "WanPipeline"}')
+        return str(kwargs["local_dir"])
+
+    def one_file(repo_id: str, filename: str, local_dir: Path, **kwargs: Any) -> str:
+        files.append((repo_id, filename))
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+        (Path(local_dir) / filename).write_bytes(b"lora")
+        return str(Path(local_dir) / filename)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", one_file)
+    pull("wan2.1-t2v-14b", progress=False)
+    assert files == [(LIGHTX2V_T2V.repo_id, LIGHTX2V_T2V.filename)]
+    assert LIGHTX2V_T2V.local_path("wan2.1-t2v-14b").is_file()
+    assert licences("wan2.1-t2v-14b") == ["Wan-AI/Wan2.1-T2V-14B-Diffusers: apache-2.0",
+                                          f"{LIGHTX2V_T2V.repo_id}/{LIGHTX2V_T2V.filename}: apache-2.0"]
+    pull("wan2.1-t2v-1.3b", progress=False)  # no adapter on its tiers
+    assert len(files) == 1
+
+
+def test_a_hub_lora_is_resolved_to_a_local_file_once(tmp_path, monkeypatch) -> None:
+    import huggingface_hub
+
+    from kadr.pipelines.hub import resolve_lora
+
+    monkeypatch.setenv("KADR_HOME", str(tmp_path / "home"))
+    calls: list[dict[str, Any]] = []
+
+    def snapshot(repo_id: str, **kwargs: Any) -> str:
+        calls.append({"repo_id": repo_id, **kwargs})
+        (Path(kwargs["local_dir"]) / "style.safetensors").parent.mkdir(parents=True, exist_ok=True)
+        (Path(kwargs["local_dir"]) / "style.safetensors").write_bytes(b"lora")
+        return str(kwargs["local_dir"])
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    local = tmp_path / "mine.safetensors"
+    local.write_bytes(b"lora")
+    assert resolve_lora(LoraRef(str(local), 0.5)) == LoraRef(str(local), 0.5)
+    assert calls == []  # a local file never reaches the hub
+    ref = resolve_lora(LoraRef.parse("someone/styles/style.safetensors:0.7"))
+    assert ref == LoraRef(str(registry.models_dir() / "loras" / "someone/styles" / "style.safetensors"), 0.7)
+    assert calls[0]["repo_id"] == "someone/styles" and calls[0]["allow_patterns"] == ["style.safetensors"]
+    with pytest.raises(InvalidRequestError, match="lora: got 'nothing-here'"):
+        resolve_lora(LoraRef("nothing-here"))
+
+
+def test_which_models_fit_this_machine(monkeypatch) -> None:
+    from kadr.pipelines import devices
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(devices, "available_memory_bytes", lambda: 64 * devices.GiB)
+    assert devices.machine_fit(registry.get_spec("kadr-tiny"), cpu) == "yes"
+    assert devices.machine_fit(registry.get_spec("svd-xt"), cpu) == "cpu, very slow (8 of 64 GiB)"  # fp32 on the CPU
+    assert devices.machine_fit(registry.get_spec("wan2.1-t2v-14b"), cpu) == "no (74 of 64 GiB)"
+    # On a GPU, the memory policy the free memory picks (see test_backends_diffusers for the ladder).
+    monkeypatch.setattr(devices, "free_gpu_bytes", lambda device: 40 * devices.GiB)
+    assert devices.machine_fit(registry.get_spec("wan2.1-t2v-14b"), cpu) == "with offload"
+    monkeypatch.setattr(devices, "free_gpu_bytes", lambda device: 80 * devices.GiB)
+    assert devices.machine_fit(registry.get_spec("wan2.1-t2v-14b"), cpu) == "yes"
+    for spec in registry.all_specs():
+        memory = getattr(spec, "memory", None)
+        assert spec.builtin or (memory is not None and memory.source), spec.name  # every figure says where it is from
+
+
+def test_readme_model_table_matches_the_specs() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| ")}
+    for spec in registry.all_specs():
+        if spec.builtin:
+            continue
+        cells = [cell.strip() for cell in rows[spec.name].split("|")[2:4]]
+        for tier, cell in zip(("fast", "high"), cells):
+            policy = spec.cache.get(tier)
+            assert cell.startswith(f"{spec.steps[tier]} steps"), (spec.name, tier)
+            assert cell.endswith(policy.label if policy else "no cache"), (spec.name, tier)
+            assert ("cfg off" in cell) == (spec.guidance_for(tier) <= 1.0), (spec.name, tier)
