@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", default=None, help="one of " + ", ".join(FORMATS) + " (default: from --output, else mp4)")
     gen.add_argument("--loop", action="store_true", help="make the end flow into the start")
     gen.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: the best available)")
+    gen.add_argument("--cache", default="auto", help="step cache: auto (the tier's), off, first-block, taylorseer, mag")
+    gen.add_argument("--lora", action="append", default=[], metavar="PATH_OR_HUB_ID[:SCALE]",
+                     help="a LoRA adapter for this video (repeat for several)")
+    gen.add_argument("--attention", help="attention backend: auto or one installed here (native, flex, flash, sage ...)")
+    gen.add_argument("--compile", action="store_true", help="torch.compile the model's blocks (the first video warms up)")
     gen.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_cmd_generate)
@@ -90,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from kadr.engine import Engine
+    from kadr.pipelines.acceleration import LoraRef, check_attention_choice
+    from kadr.pipelines.hub import resolve_lora
     from kadr.request import VideoRequest
 
     fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mp4") or "mp4"
@@ -98,12 +105,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         request = VideoRequest(
             prompt=args.prompt, negative_prompt=args.negative, image=args.image, duration=args.duration,
             aspect=args.aspect, resolution=args.resolution, fps=args.fps, style=args.style, camera=args.camera,
-            tier=args.quality, model=args.model, seed=args.seed, loop=args.loop, format=fmt,
+            tier=args.quality, model=args.model, seed=args.seed, loop=args.loop, format=fmt, cache=args.cache,
         )
-        engine = Engine(device=args.device)
+        loras = [resolve_lora(LoraRef.parse(text)) for text in args.lora]
+        engine = Engine(device=args.device, attention=check_attention_choice(args.attention), compile=args.compile)
         bar = _ProgressBar(enabled=not args.quiet)
         try:
-            result = engine.generate(request, args.output, on_progress=bar.update)
+            result = engine.generate(request, args.output, on_progress=bar.update, loras=loras)
         except GenerationCancelled:
             bar.close()
             print("kadr: cancelled; no file written", file=sys.stderr)
@@ -116,7 +124,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     meta = result.metadata
     if args.json:
         keys = ("path", "poster", "model", "seed", "frames", "fps", "width", "height", "duration", "camera",
-                "style", "timings", "warnings")
+                "style", "timings", "warnings", "acceleration")
         print(json.dumps({k: meta[k] for k in keys}, ensure_ascii=False))
     else:
         t = meta["timings"]
@@ -161,10 +169,11 @@ def _cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], ensure_ascii=False))
         return 0
-    header = ("NAME", "TASKS", "TIER", "PARAMS", "RESOLUTION", "FPS", "LONGEST", "WEIGHTS")
+    header = ("NAME", "TASKS", "TIER", "PARAMS", "RESOLUTION", "FPS", "LONGEST", "WEIGHTS", "FAST TIER", "HIGH TIER",
+              "FITS HERE")
     table = [header] + [
         (r.name, r.tasks, r.tiers, r.parameters, r.resolution, str(r.fps), f"{r.longest_clip_s:g}s",
-         "present" if r.present else "not pulled") for r in rows
+         "present" if r.present else "not pulled", r.fast, r.high, r.fits) for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
@@ -175,8 +184,12 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_pull(args: argparse.Namespace) -> int:
     from kadr.pipelines.hub import pull
 
+    from kadr.pipelines.hub import licences
+
     path = pull(args.name)
     print(path)
+    for line in licences(args.name):
+        print(f"licence: {line}")
     return 0
 
 

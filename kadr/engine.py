@@ -20,15 +20,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
 from kadr.camera import CAMERA_MOTIONS, CameraPath
-from kadr.errors import GenerationCancelled, InvalidRequestError
+from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
+from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
 from kadr.post.continuity import LoopBlender, match_colors
 from kadr.request import (ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, VideoRequest,
@@ -90,6 +91,8 @@ class GenerationPlan:
     loop_overlap: int
     warnings: tuple[str, ...]
     prompt_plan: dict[str, Any] = field(default_factory=dict)
+    cache: CachePolicy | None = None  # the step cache the run uses (the tier's, unless the request said otherwise)
+    tier_loras: tuple[LoraRef, ...] = ()  # adapters the tier always loads (a step-distillation LoRA)
 
     @property
     def generated_frames(self) -> int:
@@ -107,9 +110,12 @@ class Result:
 class Engine:
     """Holds loaded backends (one per model and device) and runs generations; safe to share between threads."""
 
-    def __init__(self, device: str | None = None, output_dir: str | Path = "kadr-outputs") -> None:
+    def __init__(self, device: str | None = None, output_dir: str | Path = "kadr-outputs", *,
+                 attention: str | None = None, compile: bool = False) -> None:
         self.device = device
         self.output_dir = Path(output_dir)
+        self.attention = attention  # diffusers attention backend for the models this engine loads (None: auto)
+        self.compile = compile  # torch.compile their denoisers' blocks at load
         self._backends: dict[str, VideoBackend] = {}
         self._lock = threading.Lock()
 
@@ -163,9 +169,11 @@ class Engine:
             warnings.warn(note, stacklevel=2)
         return GenerationPlan(
             spec=spec, task=task, aspect=aspect, duration=duration, width=width, height=height, fps=fps, num_frames=num_frames,
-            chunk_frames=tuple(chunks), steps=spec.steps[request.tier], guidance_scale=spec.guidance_scale,
+            chunk_frames=tuple(chunks), steps=spec.steps[request.tier], guidance_scale=spec.guidance_for(request.tier),
             prompt=final_prompt, negative_prompt=negative, camera=camera, camera_speed=speed, style=style,
             seed=seed, loop_overlap=loop_overlap, warnings=tuple(notes), prompt_plan=prompt_plan,
+            cache=resolve_cache(spec, request.tier, request.cache),
+            tier_loras=spec.tier_lora_refs(request.tier) if hasattr(spec, "tier_lora_refs") else (),
         )
 
     # ---- models -----------------------------------------------------------------------------
@@ -174,7 +182,11 @@ class Engine:
         """The loaded backend for ``spec`` (loaded once, then reused)."""
         with self._lock:
             if spec.name not in self._backends:
-                self._backends[spec.name] = registry.load_backend(spec, device=self.device)
+                options = {} if spec.builtin else {"attention": self.attention, "compile": self.compile}
+                backend = registry.load_backend(spec, device=self.device, **options)
+                if spec.builtin and self.compile:
+                    backend.load_report = {"attention": "sdpa", "compile": compile_denoisers(denoisers(backend))}
+                self._backends[spec.name] = backend
             return self._backends[spec.name]
 
     def loaded_models(self) -> list[str]:
@@ -192,12 +204,14 @@ class Engine:
         on_progress: ProgressCallback | None = None,
         cancel: CancelSignal | Callable[[], bool] | None = None,
         backend: VideoBackend | None = None,
+        loras: Sequence[LoraRef] = (),
     ) -> Result:
         """Make the video for ``request`` and write it to ``output`` (default: ./kadr-outputs/...).
 
         ``cancel`` is an Event-like object (``is_set()``) or a callable returning True to stop;
         it is checked after every denoising step. ``backend`` overrides the registry's choice
-        (tests pass pipelines built from tiny components).
+        (tests pass pipelines built from tiny components). ``loras`` are local adapter files loaded
+        for this generation only, on top of any the tier loads itself.
         """
         t_start = time.perf_counter()
         is_cancelled = _cancel_checker(cancel)
@@ -213,6 +227,10 @@ class Engine:
         load_s = time.perf_counter() - t_load
         if is_cancelled():
             raise GenerationCancelled("cancelled before generation started")
+        missing = [lora.path for lora in plan.tier_loras if not Path(lora.path).exists()]
+        if missing:
+            raise ModelNotAvailableError(f"{plan.spec.name}: the {request.tier} tier's adapter {missing[0]} is not here; "
+                                         f"run `kadr models pull {plan.spec.name}`")
 
         tracker = _StepTracker(plan, report, is_cancelled)
         # Poses for every frame the passes make, trimmed ones included: (sum of new frames per pass, 3).
@@ -226,7 +244,9 @@ class Engine:
         encode_s = 0.0
         poster: np.ndarray | None = None
         made = 0  # frames produced so far (before loop folding)
-        with VideoWriter(path, fps=plan.fps, width=plan.width, height=plan.height, fmt=request.format, tags=tags) as writer:
+        with accelerated(model, cache=plan.cache, loras=plan.tier_loras + tuple(loras),
+                         num_inference_steps=plan.steps) as speedups, \
+                VideoWriter(path, fps=plan.fps, width=plan.width, height=plan.height, fmt=request.format, tags=tags) as writer:
             for index, n in enumerate(plan.chunk_frames):
                 tracker.start_chunk(index)
                 # A continuation pass starts on the previous pass's last frame, which is already written.
@@ -284,6 +304,7 @@ class Engine:
             "prompt": request.prompt,
             "final_prompt": plan.prompt,
             "warnings": list(plan.warnings),
+            "acceleration": {**getattr(model, "load_report", {"attention": "sdpa", "compile": None}), **speedups},
             "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3),
                         "encode": round(encode_s, 3), "total": round(total_s, 3)},
         }

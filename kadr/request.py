@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from kadr.camera import CAMERA_MOTIONS, validate_motion
 from kadr.errors import InvalidRequestError
+from kadr.pipelines.acceleration import check_cache_choice
 
 ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4)}
 STYLES: tuple[str, ...] = ("realistic", "cinematic", "animation", "artistic")
@@ -64,6 +65,7 @@ class VideoRequest:
     seed: int | None = None
     loop: bool = False
     format: Literal["mp4", "webm", "gif"] = "mp4"
+    cache: str = "auto"  # step cache: auto (the model's for the tier), off, or one by name (kadr.pipelines.acceleration)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,6 +94,7 @@ class VideoRequest:
         if not isinstance(self.loop, bool):
             raise InvalidRequestError("loop", self.loop, "true or false")
         set_("format", _check_choice(str(self.format).lower(), "format", FORMATS))
+        set_("cache", check_cache_choice(self.cache))
         if self.image is not None:
             set_("image", load_image(self.image))
 

@@ -50,10 +50,14 @@ class Family:
         return spec
 
     def tiny_spec(self, **changes: Any) -> DiffusersSpec:
-        """The real spec (frame rule, fps, prompts, call defaults) at the tiny size, in 2 steps."""
+        """The real spec (frame rule, fps, prompts, call defaults) at the tiny size, in 2 steps.
+
+        Without the tiers' distillation adapters: those belong to their own step counts
+        (tests/test_acceleration.py runs a distilled tier with its adapter).
+        """
         size = (self.size, self.size)
         return dataclasses.replace(self.spec, resolutions={"1:1": {"fast": size, "high": size}},
-                                   steps={"fast": 2, "high": 2}, **changes)
+                                   steps={"fast": 2, "high": 2}, tier_loras={}, **changes)
 
     def pipelines(self) -> dict[str, Any]:
         """One pipeline per task over one set of modules, as the loader arranges them."""

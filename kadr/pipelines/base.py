@@ -81,6 +81,14 @@ class ModelSpec:
     fps_range: tuple[int, int] = (1, 60)
     presets: dict[str, int] = field(default_factory=dict)  # resolution preset name -> short side
     builtin: bool = False
+    # Per tier: the step cache it runs by default (a kadr.pipelines.acceleration.CachePolicy) or None.
+    cache: dict[str, Any] = field(default_factory=dict)
+    # Per tier, where it differs from guidance_scale (a step-distilled tier runs without CFG: 1.0).
+    tier_guidance: dict[str, float] = field(default_factory=dict)
+    cacheable: bool = True  # False for denoisers without transformer blocks (SVD's UNet)
+
+    def guidance_for(self, tier: str) -> float:
+        return self.tier_guidance.get(tier, self.guidance_scale)
 
     @property
     def max_frames(self) -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kadr.errors import InvalidRequestError
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
 from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
+from kadr.pipelines.acceleration import CachePolicy
 from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, load_diffusers_backend
 
 if TYPE_CHECKING:
@@ -25,8 +26,13 @@ T5_XXL_ENCODER = 4_760_000_000
 COGVIDEOX_VAE = 216_000_000
 NATIVE_SIZE = (720, 480)
 
+# No step-distilled CogVideoX is published; the fast tier caches steps (diffusers registers CogVideoXBlock).
+FAST_CACHE = CachePolicy("first-block", threshold=0.1, source="ParaAttention First Block Cache; bench_acceleration.py")
+
 _COMMON: dict[str, Any] = dict(
     family="cogvideox",
+    cache={"fast": FAST_CACHE, "high": None},
+    licence="CogVideoX licence (2B: apache-2.0; 5B: CogVideoX LICENSE, model card)",
     native_fps=8,
     frame_rule=FrameRule(multiple=8, offset=1, minimum=9, maximum=49),
     size_multiple=16,
@@ -47,9 +53,11 @@ SPECS: list[ModelSpec] = [
         parameters=1_690_000_000 + T5_XXL_ENCODER + COGVIDEOX_VAE,
         steps={"fast": 30, "high": 50},
         repo_id="THUDM/CogVideoX-2b",
+        expected_time={"high": "~90 s, A100 (CogVideoX-2b model card: 50 steps; ~45 s on an H100)"},
         pipelines={TEXT_TO_VIDEO: "CogVideoXPipeline"},
         cuda_dtype="float16",
-        memory=MemoryProfile(largest_component=T5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=10 * GiB),
+        memory=MemoryProfile(largest_component=T5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=10 * GiB,
+                             source="CogVideoX-2b model card: 18 GB (SAT, fp16), from 4 GB in diffusers with offload and VAE tiling"),
         call_defaults={"use_dynamic_cfg": False},
         **_COMMON,
     ),
@@ -60,8 +68,10 @@ SPECS: list[ModelSpec] = [
         parameters=5_570_000_000 + T5_XXL_ENCODER + COGVIDEOX_VAE,
         steps={"fast": 30, "high": 50},
         repo_id="THUDM/CogVideoX-5b",
+        expected_time={"high": "~180 s, A100 (CogVideoX-5b model card: 50 steps; ~90 s on an H100)"},
         pipelines={TEXT_TO_VIDEO: "CogVideoXPipeline"},
-        memory=MemoryProfile(largest_component=5_570_000_000, working_bytes=6 * GiB, vae_decode_bytes=10 * GiB),
+        memory=MemoryProfile(largest_component=5_570_000_000, working_bytes=6 * GiB, vae_decode_bytes=10 * GiB,
+                             source="CogVideoX-5b model card: 26 GB (SAT, bf16), from 5 GB in diffusers with offload and VAE tiling"),
         call_defaults={"use_dynamic_cfg": True},
         **_COMMON,
     ),
@@ -73,7 +83,8 @@ SPECS: list[ModelSpec] = [
         steps={"fast": 30, "high": 50},
         repo_id="THUDM/CogVideoX-5b-I2V",
         pipelines={IMAGE_TO_VIDEO: "CogVideoXImageToVideoPipeline"},
-        memory=MemoryProfile(largest_component=5_570_000_000, working_bytes=6 * GiB, vae_decode_bytes=10 * GiB),
+        memory=MemoryProfile(largest_component=5_570_000_000, working_bytes=6 * GiB, vae_decode_bytes=10 * GiB,
+                             source="CogVideoX-5b model card: 26 GB (SAT, bf16), from 5 GB in diffusers with offload and VAE tiling"),
         call_defaults={"use_dynamic_cfg": True},
         **_COMMON,
     ),
@@ -99,6 +110,8 @@ class CogVideoXBackend(DiffusersBackend):
 
 
 def load(spec: ModelSpec, device: str | torch.device | None = None, *,
-         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None) -> CogVideoXBackend:
+         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None,
+         attention: str | None = None, compile: bool = False) -> CogVideoXBackend:
     """Build the CogVideoX backend from ``models_dir()/spec.name``."""
-    return load_diffusers_backend(CogVideoXBackend, spec, device, folder=folder, memory=memory)
+    return load_diffusers_backend(CogVideoXBackend, spec, device, folder=folder, memory=memory,
+                                  attention=attention, compile=compile)

@@ -37,6 +37,7 @@ class MemoryProfile:
     largest_component: int
     working_bytes: int
     vae_decode_bytes: int
+    source: str = "estimate: bf16 bytes of the parameters plus an activation allowance; not measured here"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,40 @@ def choose_memory_policy(
     if free_bytes >= profile.largest_component * bytes_per_param + profile.working_bytes + CUDA_HEADROOM_BYTES:
         return MemoryPolicy("model_offload", True, f"{free_gib:.1f} GiB free: one module on the GPU at a time")
     return MemoryPolicy("group_offload", True, f"{free_gib:.1f} GiB free: blocks streamed from main memory")
+
+
+def available_memory_bytes() -> int | None:
+    """Main memory the OS reports as available (Linux MemAvailable), None where it cannot say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def machine_fit(spec: ModelSpec, device: torch.device | None = None) -> str:
+    """Whether ``spec`` runs on this machine and how, in a few words (for `kadr models`).
+
+    On CUDA: the memory policy the free GPU memory picks. On the CPU: whether its float32 weights
+    fit in the available main memory (the CPU runs the models in float32, see choose_dtype).
+    """
+    target = device or choose_device(None)
+    if spec.builtin:
+        return "yes"
+    free = free_gpu_bytes(target)
+    if free is not None:
+        policy = choose_memory_policy(spec, free)
+        return {"none": "yes" if not policy.vae_tiling else "yes, tiled VAE", "model_offload": "with offload",
+                "group_offload": "streamed (slow)"}[policy.offload]
+    needed = spec.parameters * 4
+    available = available_memory_bytes()
+    if available is None:
+        return f"cpu: needs {needed / GiB:.0f} GiB"
+    verdict = "cpu, very slow" if needed <= available else "no"
+    return f"{verdict} ({needed / GiB:.0f} of {available / GiB:.0f} GiB)"
 
 
 def choose_device(requested: str | torch.device | None = None) -> torch.device:

@@ -16,13 +16,14 @@ import inspect
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from PIL import Image
 
 from kadr.camera import CameraPath
 from kadr.errors import InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
+from kadr.pipelines.acceleration import LoraRef, compile_denoisers, denoisers, set_attention
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, PipelineOutput, StepCallback, to_uint8_frames
 from kadr.pipelines.devices import (
     MemoryPolicy,
@@ -50,6 +51,22 @@ DENOISERS = frozenset({"transformer", "transformer_2", "unet"})
 
 
 @dataclass(frozen=True)
+class HubLora:
+    """A LoRA file on the hub that a tier always loads (a step-distillation adapter).
+
+    `kadr models pull` fetches it beside the base weights, into ``loras/`` of the model's folder.
+    """
+
+    repo_id: str
+    filename: str
+    licence: str  # as the repository's model card states it
+    scale: float = 1.0
+
+    def local_path(self, model_name: str) -> Path:
+        return registry.models_dir() / model_name / "loras" / Path(self.filename).name
+
+
+@dataclass(frozen=True)
 class DiffusersSpec(ModelSpec):
     """A ModelSpec plus what the loader and the adapter need to run it through diffusers."""
 
@@ -59,6 +76,14 @@ class DiffusersSpec(ModelSpec):
     memory: MemoryProfile | None = None
     call_defaults: dict[str, Any] = field(default_factory=dict)  # extra pipeline keyword arguments
     allow_patterns: tuple[str, ...] = DIFFUSERS_LAYOUT  # files `kadr models pull` fetches
+    licence: str = ""  # of the base weights, as the model card states it
+    tier_loras: dict[str, tuple[HubLora, ...]] = field(default_factory=dict)  # per tier: adapters it always loads
+    # Per tier: a published time for one clip, with its device and source (shown by `kadr models`).
+    expected_time: dict[str, str] = field(default_factory=dict)
+
+    def tier_lora_refs(self, tier: str) -> tuple[LoraRef, ...]:
+        """The tier's own adapters as local files (pulled with the model)."""
+        return tuple(LoraRef(str(lora.local_path(self.name)), lora.scale) for lora in self.tier_loras.get(tier, ()))
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,8 @@ class DiffusersBackend:
     Subclasses adapt :meth:`pipeline_arguments` where their family names or needs things differently.
     """
 
+    sets_cache_context = True  # diffusers' pipelines wrap every denoiser call in ``cache_context``
+
     def __init__(
         self,
         spec: DiffusersSpec,
@@ -105,6 +132,8 @@ class DiffusersBackend:
         # Task whose pipeline holds the model-offload hooks: the loader put them on the first one.
         self._active: str | None = next(iter(self.pipelines)) if self.policy.offload == "model_offload" else None
         self._lock = threading.Lock()  # a diffusers pipeline runs one call at a time
+        self._adapters: list[str] = []
+        self.load_report: dict[str, Any] = {"attention": "native", "compile": None}
         for pipe in self.pipelines.values():
             pipe.set_progress_bar_config(disable=True)  # the engine reports progress
 
@@ -142,6 +171,53 @@ class DiffusersBackend:
         frames = to_uint8_frames(result.frames)
         return PipelineOutput(frames, {"pipeline": type(pipe).__name__, "memory": self.policy.offload})
 
+    # ---- LoRA adapters: loaded for one generation, unloaded after it; the base weights stay --------
+
+    def load_loras(self, loras: Sequence[LoraRef]) -> list[dict[str, Any]]:
+        """Load ``loras`` (local files or folders) into the shared denoiser and activate them at their scales.
+
+        A file that is not a LoRA, or one whose weights fit none of this model's layers, is an
+        InvalidRequestError naming it; adapters loaded before it are unloaded again.
+        """
+        pipe = next(iter(self.pipelines.values()))
+        if not hasattr(pipe, "load_lora_weights"):
+            raise InvalidRequestError("lora", loras[0].path, f"no LoRA: {self.spec.name} takes no LoRA adapters")
+        report = []
+        with self._lock:
+            for index, lora in enumerate(loras):
+                name = f"kadr_lora_{index}"
+                path = Path(lora.path).expanduser()
+                if not path.exists():
+                    self._unload_locked()
+                    raise InvalidRequestError("lora", lora.path, "an existing LoRA file or folder")
+                source, weight = (path.parent, path.name) if path.is_file() else (path, None)
+                try:
+                    pipe.load_lora_weights(str(source), weight_name=weight, adapter_name=name, local_files_only=True)
+                except (ValueError, RuntimeError, KeyError, OSError, TypeError) as exc:
+                    self._unload_locked()
+                    raise InvalidRequestError(
+                        "lora", lora.path, f"a LoRA made for {self.spec.name} ({self.spec.family}): {_first_line(exc)}"
+                    ) from None
+                if not any(name in names for names in pipe.get_list_adapters().values()):
+                    self._unload_locked()
+                    raise InvalidRequestError(
+                        "lora", lora.path, f"a LoRA made for {self.spec.name}: none of its weights fit this model's layers"
+                    )
+                self._adapters.append(name)
+                report.append({"path": lora.path, "scale": lora.scale})
+            pipe.set_adapters(self._adapters, [lora.scale for lora in loras])
+        return report
+
+    def unload_loras(self) -> None:
+        """Remove every adapter: the denoiser computes exactly what it did before they were loaded."""
+        with self._lock:
+            self._unload_locked()
+
+    def _unload_locked(self) -> None:
+        if self._adapters:
+            next(iter(self.pipelines.values())).unload_lora_weights()
+            self._adapters = []
+
     def pipeline(self, task: str) -> "DiffusionPipeline":
         """The pipeline serving ``task``; under model offload, moves the offload hooks onto it first."""
         if task not in self.spec.tasks:
@@ -172,6 +248,11 @@ class DiffusersBackend:
         return kwargs
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
 def _step_adapter(callback: StepCallback | None, fallback_total: int) -> Callable[..., dict[str, Any]] | None:
     """diffusers' ``callback_on_step_end(pipe, i, t, kwargs) -> kwargs`` around kadr's ``callback(i, total)``."""
     if callback is None:
@@ -198,12 +279,16 @@ def load_diffusers_backend(
     *,
     folder: str | Path | None = None,
     memory: MemoryPolicy | str | None = None,
+    attention: str | None = None,
+    compile: bool = False,
 ) -> B:
     """Build ``backend_class`` for ``spec`` from its pulled folder, never touching the network.
 
     ``device``: None picks CUDA when present, else the CPU. ``memory``: a MemoryPolicy or an offload
     mode name to force one; None chooses from the free GPU memory. ``folder`` overrides where the
-    weights are (default: ``registry.models_dir()/spec.name``).
+    weights are (default: ``registry.models_dir()/spec.name``). ``attention``: a diffusers attention
+    backend installed here (None or ``auto``: the fastest one); ``compile``: torch.compile the
+    denoiser's repeated blocks (the first generation pays the compilation: the warm-up).
     """
     if not isinstance(spec, DiffusersSpec):
         raise TypeError(f"{spec.name} is not a diffusers model spec")
@@ -220,7 +305,11 @@ def load_diffusers_backend(
         policy = memory or choose_memory_policy(spec, free_gpu_bytes(target), bytes_per_param=dtype.itemsize)
     pipelines = build_pipelines(spec, path, dtype)
     place_pipelines(pipelines, policy, target)
-    return backend_class(spec, pipelines, device=target, policy=policy)
+    backend = backend_class(spec, pipelines, device=target, policy=policy)
+    modules = denoisers(backend)
+    backend.load_report = {"attention": set_attention(modules, attention),
+                           "compile": compile_denoisers(modules) if compile else None}
+    return backend
 
 
 def build_pipelines(spec: DiffusersSpec, folder: Path, dtype: torch.dtype) -> dict[str, "DiffusionPipeline"]:

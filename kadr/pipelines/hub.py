@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kadr.errors import InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
 from kadr.pipelines.base import ModelSpec
+
+if TYPE_CHECKING:
+    from kadr.pipelines.acceleration import LoraRef
 
 
 def pull(name: str, progress: bool = True, token: str | None = None) -> Path:
@@ -33,7 +37,72 @@ def pull(name: str, progress: bool = True, token: str | None = None) -> Path:
         if target.exists():
             shutil.rmtree(target)  # an incomplete folder left by hand or by an older kadr
         destination.rename(target)
+    for lora in _tier_loras(spec):  # a tier's distillation adapters come with the model
+        _download_file(spec, lora.repo_id, lora.filename, target / "loras", token)
     return target
+
+
+def resolve_lora(ref: "LoraRef", token: str | None = None) -> "LoraRef":
+    """A LoRA reference as a local file or folder: a local path as it is; ``owner/repo[/file]`` from the hub.
+
+    A hub LoRA is downloaded once into ``models_dir()/loras/owner/repo`` (safetensors files only)
+    and used from there; this is a network call the person asked for by naming a hub id.
+    """
+    from kadr.pipelines.acceleration import LoraRef
+
+    if ref.is_local:
+        return LoraRef(str(Path(ref.path).expanduser()), ref.scale)
+    parts = ref.path.strip("/").split("/")
+    if len(parts) < 2 or any(not part for part in parts):
+        raise InvalidRequestError("lora", ref.path, "an existing LoRA file or folder, or a hub id owner/repo[/file]")
+    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or None
+    folder = registry.models_dir() / "loras" / repo_id
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    try:
+        snapshot_download(repo_id=repo_id, local_dir=folder, token=token,
+                          allow_patterns=[filename] if filename else ["*.safetensors"])
+    except RepositoryNotFoundError:
+        raise InvalidRequestError("lora", ref.path, "a local LoRA or a hub repository that exists") from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise ModelNotAvailableError(f"lora {ref.path}: downloading from the hub failed ({exc})") from None
+    path = folder / filename if filename else folder
+    if not path.exists():
+        raise InvalidRequestError("lora", ref.path, f"a file that {repo_id} holds")
+    return LoraRef(str(path), ref.scale)
+
+
+def licences(name: str) -> list[str]:
+    """What a person accepts by pulling ``name``: the base weights' licence and each tier adapter's."""
+    spec = registry.get_spec(name)
+    lines = [f"{spec.repo_id}: {getattr(spec, 'licence', '') or 'see its model card'}"]
+    lines += [f"{lora.repo_id}/{lora.filename}: {lora.licence}" for lora in _tier_loras(spec)]
+    return lines
+
+
+def _tier_loras(spec: ModelSpec) -> list:
+    seen: dict[str, object] = {}
+    for loras in getattr(spec, "tier_loras", {}).values():
+        for lora in loras:
+            seen.setdefault(f"{lora.repo_id}/{lora.filename}", lora)
+    return list(seen.values())
+
+
+def _download_file(spec: ModelSpec, repo_id: str, filename: str, folder: Path, token: str | None) -> Path:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, local_dir=folder, token=token))
+    except EntryNotFoundError:
+        raise ModelNotAvailableError(f"{spec.name}: {repo_id} has no file {filename}") from None
+    except LocalEntryNotFoundError:
+        raise ModelNotAvailableError(
+            f"{spec.name}: cannot reach the Hugging Face Hub to download {repo_id}/{filename}; pull again"
+        ) from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise ModelNotAvailableError(f"{spec.name}: downloading {repo_id}/{filename} failed ({exc}); pull again") from None
 
 
 def pull_patterns(spec: ModelSpec) -> list[str] | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
 from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
+from kadr.pipelines.acceleration import CachePolicy
 from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, load_diffusers_backend
 
 if TYPE_CHECKING:
@@ -34,8 +35,12 @@ _SIZES_HIGH = {"16:9": (1216, 704), "9:16": (704, 1216), "1:1": (928, 928)}
 _RESOLUTIONS = {aspect: {"fast": _SIZES_FAST[aspect], "high": _SIZES_HIGH[aspect]} for aspect in _SIZES_FAST}
 _VAE_DECODE = {"decode_timestep": 0.05, "decode_noise_scale": 0.025}
 
+# First Block Cache on the full-step tiers (diffusers registers LTX's blocks for it); none on the 8 distilled steps.
+FAST_CACHE = CachePolicy("first-block", threshold=0.1, source="ParaAttention First Block Cache; bench_acceleration.py")
+
 _COMMON: dict[str, Any] = dict(
     family="ltx",
+    licence="LTX-Video open weights licence (model card)",
     tasks=(TEXT_TO_VIDEO, IMAGE_TO_VIDEO),
     native_fps=24,
     frame_rule=FrameRule(multiple=8, offset=1, minimum=9, maximum=161),
@@ -56,6 +61,7 @@ SPECS: list[ModelSpec] = [
         parameters=13_000_000_000 + T5_XXL_ENCODER + LTX_VAE,
         steps={"fast": 8, "high": 8},
         guidance_scale=1.0,
+        cache={"fast": None, "high": None},
         repo_id="Lightricks/LTX-Video-0.9.7-distilled",
         memory=MemoryProfile(largest_component=13_000_000_000, working_bytes=6 * GiB, vae_decode_bytes=6 * GiB),
         call_defaults={**_VAE_DECODE, "image_cond_noise_scale": 0.0, "timesteps": DISTILLED_TIMESTEPS},
@@ -67,6 +73,7 @@ SPECS: list[ModelSpec] = [
         parameters=13_000_000_000 + T5_XXL_ENCODER + LTX_VAE,
         steps={"fast": 30, "high": 40},
         guidance_scale=5.0,
+        cache={"fast": FAST_CACHE, "high": None},
         repo_id="Lightricks/LTX-Video-0.9.7-dev",
         memory=MemoryProfile(largest_component=13_000_000_000, working_bytes=6 * GiB, vae_decode_bytes=6 * GiB),
         call_defaults={**_VAE_DECODE, "image_cond_noise_scale": 0.0, "guidance_rescale": 0.7},
@@ -78,6 +85,7 @@ SPECS: list[ModelSpec] = [
         parameters=1_900_000_000 + T5_XXL_ENCODER + LTX_VAE,
         steps={"fast": 30, "high": 40},
         guidance_scale=3.0,
+        cache={"fast": FAST_CACHE, "high": None},
         repo_id="Lightricks/LTX-Video-0.9.5",
         memory=MemoryProfile(largest_component=T5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=6 * GiB),
         call_defaults={**_VAE_DECODE, "image_cond_noise_scale": 0.025},
@@ -102,6 +110,8 @@ class LTXBackend(DiffusersBackend):
 
 
 def load(spec: ModelSpec, device: str | torch.device | None = None, *,
-         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None) -> LTXBackend:
+         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None,
+         attention: str | None = None, compile: bool = False) -> LTXBackend:
     """Build the LTX-Video backend from ``models_dir()/spec.name``."""
-    return load_diffusers_backend(LTXBackend, spec, device, folder=folder, memory=memory)
+    return load_diffusers_backend(LTXBackend, spec, device, folder=folder, memory=memory,
+                                  attention=attention, compile=compile)

@@ -139,14 +139,35 @@ class ModelRow:
     fps: int
     longest_clip_s: float
     present: bool
+    fast: str = ""  # the fast tier's recipe: steps, adapter, guidance, cache, expected time
+    high: str = ""
+    fits: str = ""  # whether it runs on this machine, and how
 
     @classmethod
     def of(cls, spec: ModelSpec, serving: dict[str, str]) -> "ModelRow":
         w, h = spec.resolution("16:9", "fast") or next(iter(next(iter(spec.resolutions.values())).values()))
         tiers = ",".join(t for t, name in serving.items() if name == spec.name) or "-"
         tasks = ",".join("t2v" if t == "text-to-video" else "i2v" for t in spec.tasks)
+        from kadr.pipelines.devices import machine_fit
+
         return cls(spec.name, tasks, tiers, _human_count(spec.parameters), f"{w}x{h}", spec.native_fps,
-                   round(spec.longest_clip_s, 1), weights_present(spec))
+                   round(spec.longest_clip_s, 1), weights_present(spec), tier_recipe(spec, "fast"),
+                   tier_recipe(spec, "high"), machine_fit(spec))
+
+
+def tier_recipe(spec: ModelSpec, tier: str) -> str:
+    """``4 steps, lightx2v LoRA, cfg off, no cache, ~14 s H200`` : what the tier runs, in a few words."""
+    parts = [f"{spec.steps[tier]} steps"]
+    loras = getattr(spec, "tier_loras", {}).get(tier, ())
+    parts += [f"{lora.repo_id.split('/')[0]} LoRA" for lora in loras]
+    guidance = spec.guidance_for(tier)
+    parts.append("cfg off" if guidance <= 1.0 else f"cfg {guidance:g}")
+    policy = spec.cache.get(tier)
+    parts.append(policy.label if policy is not None else "no cache")
+    expected = getattr(spec, "expected_time", {}).get(tier)
+    if expected:
+        parts.append(expected.split(" (")[0])  # the figure and device; the source is in the README
+    return ", ".join(parts)
 
 
 def model_rows() -> list[ModelRow]:

@@ -35,6 +35,8 @@ DECODE_CHUNK, DECODE_CHUNK_LOW_MEMORY = 8, 2
 
 _COMMON: dict[str, Any] = dict(
     family="svd",
+    cacheable=False,  # a UNet: the step caches here work on transformer blocks
+    licence="Stability AI Community License (model card)",
     tasks=(IMAGE_TO_VIDEO,),
     parameters=SVD_PARAMETERS,
     native_fps=7,
@@ -91,6 +93,8 @@ class SVDBackend(DiffusersBackend):
 
 
 def load(spec: ModelSpec, device: str | torch.device | None = None, *,
-         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None) -> SVDBackend:
+         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None,
+         attention: str | None = None, compile: bool = False) -> SVDBackend:
     """Build the SVD backend from ``models_dir()/spec.name`` (fp16 weights, upcast to fp32 on the CPU)."""
-    return load_diffusers_backend(SVDBackend, spec, device, folder=folder, memory=memory)
+    return load_diffusers_backend(SVDBackend, spec, device, folder=folder, memory=memory,
+                                  attention=attention, compile=compile)

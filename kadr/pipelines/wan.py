@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
 from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
-from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, load_diffusers_backend
+from kadr.pipelines.acceleration import CachePolicy
+from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, HubLora, load_diffusers_backend
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
@@ -42,6 +43,19 @@ _SIZES_720P_32 = {"16:9": (1280, 704), "9:16": (704, 1280), "1:1": (960, 960)}
 _SIZES_480P_32 = {"16:9": (832, 480), "9:16": (480, 832), "1:1": (640, 640)}
 
 
+# Step caches per tier. First Block Cache at 0.1: ParaAttention's setting for video DiTs (HunyuanVideo,
+# Wan), about 1.6-2x there; on kadr-tiny's trained DiT bench/bench_acceleration.py measures the same policy.
+FAST_CACHE = CachePolicy("first-block", threshold=0.1, source="ParaAttention First Block Cache; bench_acceleration.py")
+
+# lightx2v's step- and CFG-distilled LoRAs for Wan 2.1 14B: 4 steps, guidance off (their model card).
+LIGHTX2V = "lightx2v/Wan2.1-Distill-Loras"
+LIGHTX2V_T2V = HubLora(LIGHTX2V, "wan2.1_t2v_14b_lora_rank64_lightx2v_4step.safetensors", "apache-2.0")
+LIGHTX2V_I2V = HubLora(LIGHTX2V, "wan2.1_i2v_lora_rank64_lightx2v_4step.safetensors", "apache-2.0")
+DISTILLED_STEPS = 4
+_DISTILLED = dict(tier_guidance={"fast": 1.0}, cache={"fast": None, "high": None})
+_CACHED_FAST = dict(cache={"fast": FAST_CACHE, "high": None})
+
+
 def _tiers(fast: dict[str, tuple[int, int]], high: dict[str, tuple[int, int]]) -> dict[str, dict[str, tuple[int, int]]]:
     return {aspect: {"fast": fast[aspect], "high": high[aspect]} for aspect in fast}
 
@@ -56,6 +70,7 @@ _COMMON: dict[str, Any] = dict(
     english_only=False,  # UMT5 is multilingual; kadr.prompt passes Russian through to Wan (its MULTILINGUAL set)
     loader="kadr.pipelines.wan:load",
     fps_range=(8, 30),
+    licence="apache-2.0",
 )
 
 SPECS: list[ModelSpec] = [
@@ -68,9 +83,12 @@ SPECS: list[ModelSpec] = [
         steps={"fast": 30, "high": 50},
         guidance_scale=5.0,
         repo_id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        expected_time={"high": "~4 min, RTX 4090 (Wan2.1 README: 5 s of 480p, with offload)"},
+        **_CACHED_FAST,
         presets={"480p": 480},
         pipelines={TEXT_TO_VIDEO: "WanPipeline"},
-        memory=MemoryProfile(largest_component=UMT5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=4 * GiB),
+        memory=MemoryProfile(largest_component=UMT5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=4 * GiB,
+                             source="Wan2.1 README: T2V-1.3B needs 8.19 GB of VRAM (RTX 4090, with model offload and the T5 on the CPU)"),
         **_COMMON,
     ),
     DiffusersSpec(
@@ -79,9 +97,11 @@ SPECS: list[ModelSpec] = [
         description="Wan 2.1 text-to-video, 14B: 480p (fast) and 720p (high)",
         parameters=14_000_000_000 + UMT5_XXL_ENCODER + WAN21_VAE,
         resolutions=_tiers(_SIZES_480P, _SIZES_720P),
-        steps={"fast": 30, "high": 50},
+        steps={"fast": DISTILLED_STEPS, "high": 50},
         guidance_scale=5.0,
         repo_id="Wan-AI/Wan2.1-T2V-14B-Diffusers",
+        tier_loras={"fast": (LIGHTX2V_T2V,)},
+        **_DISTILLED,
         presets={"480p": 480, "720p": 720},
         pipelines={TEXT_TO_VIDEO: "WanPipeline"},
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
@@ -93,9 +113,13 @@ SPECS: list[ModelSpec] = [
         description="Wan 2.1 image-to-video, 14B, 480p",
         parameters=14_000_000_000 + UMT5_XXL_ENCODER + WAN21_VAE + CLIP_VIT_H,
         resolutions=_tiers(_SIZES_480P, _SIZES_480P),
-        steps={"fast": 30, "high": 50},
+        steps={"fast": DISTILLED_STEPS, "high": 50},
         guidance_scale=5.0,
         repo_id="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+        expected_time={"fast": "~14 s, H200 (lightx2v: 4-step distilled, as quoted in issue 17)",
+                       "high": "~366 s, H200 (lightx2v's undistilled baseline, as quoted in issue 17)"},
+        tier_loras={"fast": (LIGHTX2V_I2V,)},
+        **_DISTILLED,
         presets={"480p": 480},
         pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=6 * GiB, vae_decode_bytes=4 * GiB),
@@ -110,6 +134,7 @@ SPECS: list[ModelSpec] = [
         steps={"fast": 30, "high": 50},
         guidance_scale=5.0,
         repo_id="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
+        **_CACHED_FAST,
         presets={"720p": 720},
         pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
@@ -124,9 +149,11 @@ SPECS: list[ModelSpec] = [
         steps={"fast": 30, "high": 50},
         guidance_scale=5.0,
         repo_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+        **_CACHED_FAST,
         presets={"480p": 480, "720p": 704},
         pipelines={TEXT_TO_VIDEO: "WanPipeline", IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
-        memory=MemoryProfile(largest_component=UMT5_XXL_ENCODER, working_bytes=8 * GiB, vae_decode_bytes=10 * GiB),
+        memory=MemoryProfile(largest_component=UMT5_XXL_ENCODER, working_bytes=8 * GiB, vae_decode_bytes=10 * GiB,
+                             source="Wan2.2 README: TI2V-5B makes 5 s of 720p on one 24 GB GPU (RTX 4090) with offload"),
         **{**_COMMON, "native_fps": 24, "frame_rule": FrameRule(4, 1, 5, 121), "size_multiple": 32},
     ),
     DiffusersSpec(
@@ -138,6 +165,7 @@ SPECS: list[ModelSpec] = [
         steps={"fast": 30, "high": 40},
         guidance_scale=4.0,
         repo_id="Wan-AI/Wan2.2-T2V-A14B-Diffusers",
+        **_CACHED_FAST,
         presets={"480p": 480, "720p": 720},
         pipelines={TEXT_TO_VIDEO: "WanPipeline"},
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
@@ -153,6 +181,7 @@ SPECS: list[ModelSpec] = [
         steps={"fast": 30, "high": 40},
         guidance_scale=3.5,
         repo_id="Wan-AI/Wan2.2-I2V-A14B-Diffusers",
+        **_CACHED_FAST,
         presets={"480p": 480, "720p": 720},
         pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
@@ -178,6 +207,8 @@ def _set_flow_shift(pipe: "DiffusionPipeline", shift: float) -> None:
 
 
 def load(spec: ModelSpec, device: str | torch.device | None = None, *,
-         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None) -> WanBackend:
+         folder: str | Path | None = None, memory: MemoryPolicy | str | None = None,
+         attention: str | None = None, compile: bool = False) -> WanBackend:
     """Build the Wan backend from ``models_dir()/spec.name`` (see diffusers_common.load_diffusers_backend)."""
-    return load_diffusers_backend(WanBackend, spec, device, folder=folder, memory=memory)
+    return load_diffusers_backend(WanBackend, spec, device, folder=folder, memory=memory,
+                                  attention=attention, compile=compile)
