@@ -89,9 +89,9 @@ def init_keys(directory: Path | None = None, *, organisation: str = DEFAULT_ORGA
         .sign(root_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
-    _write_private(paths.key, signer_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    _write_private(paths.chain, signer.public_bytes(pem) + root.public_bytes(pem))
     _write_private(directory / "root.pem", root.public_bytes(pem))
+    _write_private(paths.chain, signer.public_bytes(pem) + root.public_bytes(pem))
+    _write_private(paths.key, signer_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     # The root's key signs nothing after this: it is not kept, so no one can issue more signers from it.
     return paths
 
@@ -129,10 +129,25 @@ def signing_credentials(*, create: bool = True) -> SigningCredentials | None:
         return SigningCredentials(local.chain, local.key, Path(anchors) if anchors else local.trust_anchors)
     if not create:
         return None
-    made = init_keys(directory)
+    made = _init_once(directory)
+    if made is None:  # another worker made them while this one waited
+        return signing_credentials(create=False)
     log.warning("provenance: no signing keys yet; made a local certificate chain in %s (`kadr keys init` makes new ones; "
                 "%s / %s point kadr at your own)", directory, CERT_ENV, KEY_ENV)
     return SigningCredentials(made.chain, made.key, Path(anchors) if anchors else made.trust_anchors)
+
+
+def _init_once(directory: Path) -> SigningCredentials | None:
+    """Make the local chain under a lock (workers start together); None if someone else made it."""
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (directory / "key.pem").is_file() and (directory / "chain.pem").is_file():
+            return None
+        return init_keys(directory, force=True)
 
 
 def trust_anchors() -> Path | None:
