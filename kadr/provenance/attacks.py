@@ -46,10 +46,10 @@ def write_h264(frames: np.ndarray, path: str | Path, fps: int, *, bitrate: int |
 
 
 def reencode_low_bitrate(src: Path, dst: Path) -> Path:
-    """H.264 again at a third of the source's bitrate (at most 150 kbit/s)."""
+    """H.264 again at half the source's bitrate."""
     frames, fps = read_frames(src)
     source_bps = src.stat().st_size * 8 / (len(frames) / fps)
-    return write_h264(frames, dst, fps, bitrate=int(min(150_000, source_bps / 3)))
+    return write_h264(frames, dst, fps, bitrate=int(source_bps / 2))
 
 
 def downscale_half(src: Path, dst: Path) -> Path:
