@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         register_service = None
     if register_service is not None:
         register_service(sub)
+    from kadr.provenance.cli import register as register_provenance  # verify, keys: torch-free
+
+    register_provenance(sub)
     return parser
 
 
@@ -100,6 +103,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from kadr.request import VideoRequest
 
     fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mp4") or "mp4"
+    from kadr.provenance.policy import enforce_policy
+
+    enforce_policy(args.prompt, who="cli")  # a refused prompt exits 2 with the policy's message
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         request = VideoRequest(

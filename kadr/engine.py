@@ -32,6 +32,7 @@ from kadr.pipelines import registry
 from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
 from kadr.post.continuity import LoopBlender, match_colors
+from kadr.provenance import output_provenance
 from kadr.request import (ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, VideoRequest,
                           parse_size)
 from kadr.video.encode import VideoWriter, container_tags, even_size, save_poster
@@ -241,12 +242,16 @@ class Engine:
         loop = LoopBlender(plan.num_frames, plan.loop_overlap) if plan.loop_overlap else None
         tags = container_tags(request.prompt, plan.spec.name, plan.seed,
                               {"camera": plan.camera, "style": plan.style, "tier": request.tier})
+        # Provenance: a signed C2PA manifest on the file and poster, an invisible mark in the frames.
+        marked = output_provenance(model=plan.spec.name, family=plan.spec.family, task=plan.task, output=path,
+                                   size=even_size(plan.width, plan.height), input_image=condition)
         encode_s = 0.0
         poster: np.ndarray | None = None
         made = 0  # frames produced so far (before loop folding)
         with accelerated(model, cache=plan.cache, loras=plan.tier_loras + tuple(loras),
                          num_inference_steps=plan.steps) as speedups, \
-                VideoWriter(path, fps=plan.fps, width=plan.width, height=plan.height, fmt=request.format, tags=tags) as writer:
+                VideoWriter(path, fps=plan.fps, width=plan.width, height=plan.height, fmt=request.format, tags=tags,
+                            provenance=marked.record) as writer:
             for index, n in enumerate(plan.chunk_frames):
                 tracker.start_chunk(index)
                 # A continuation pass starts on the previous pass's last frame, which is already written.
@@ -266,6 +271,7 @@ class Engine:
                 condition = Image.fromarray(frames[-1])
                 t_enc = time.perf_counter()
                 ready = loop.process(new) if loop else new
+                ready = marked.mark(ready[:, : writer.height, : writer.width])
                 if poster is None and len(ready):
                     poster = ready[min(len(ready) - 1, plan.fps // 2)].copy()
                 if len(ready):
@@ -279,7 +285,7 @@ class Engine:
             t_enc = time.perf_counter()
         encode_s += time.perf_counter() - t_enc  # the flush in VideoWriter.__exit__
         assert poster is not None  # at least one frame was written, or VideoWriter raised
-        save_poster(poster, poster_path)
+        save_poster(poster, poster_path, marked.record)
         total_s = time.perf_counter() - t_start
         generate_s = max(0.0, total_s - load_s - encode_s)
         report(Progress("done", tracker.total, tracker.total, 1.0, 0.0, len(plan.chunk_frames), len(plan.chunk_frames)))
@@ -305,6 +311,7 @@ class Engine:
             "final_prompt": plan.prompt,
             "warnings": list(plan.warnings),
             "acceleration": {**getattr(model, "load_report", {"attention": "sdpa", "compile": None}), **speedups},
+            "provenance": marked.summary(),
             "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3),
                         "encode": round(encode_s, 3), "total": round(total_s, 3)},
         }

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kadr import __version__
-from kadr.service.api import account, errors, events, system, videos
+from kadr.service.api import account, errors, events, system, verify, videos
 from kadr.service.api.middleware import ServiceMiddleware
 from kadr.service.events import EventBus
 from kadr.service.metrics import ServiceMetrics
@@ -139,6 +139,7 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
     app.include_router(videos.router)
     app.include_router(events.router)
     app.include_router(account.router)
+    verify.install(app)  # POST /v1/verify, and moderation_blocked for refused prompts
     if (WEB_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

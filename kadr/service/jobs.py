@@ -191,4 +191,5 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "attempts": job.attempt,
         "cost": job.cost,
         "warnings": list(job.warnings),
+        "provenance": job.metadata.get("provenance"),  # {"c2pa": true, "watermark": ...} once made
     }

@@ -23,6 +23,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from kadr.errors import InvalidRequestError, KadrError
+from kadr.provenance.policy import enforce_policy
 from kadr.request import ASPECTS, MAX_SIDE, VideoRequest, load_image
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.generation import INPUT_NAME
@@ -179,6 +180,7 @@ class VideoService:
             raise InvalidRequestError("prompt", f"{len(prompt)} characters", f"at most {self.limits.max_prompt_chars} characters")
         if not prompt and image is None:
             raise InvalidRequestError("prompt", body.prompt, "a description of the video (or an input_reference image)")
+        enforce_policy(prompt, who=user.name)  # before anything is stored or charged
         seconds = parse_seconds(body.seconds)
         tier = tier_of(body.model, body.quality)
         picture = self._image(image) if image is not None else None

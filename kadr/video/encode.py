@@ -6,6 +6,8 @@ renamed only on success; on an error or a cancel the temporary file is removed.
 
 MP4: H.264, yuv420p, moov atom at the front (``+faststart``) so browsers start playing at once.
 WebM: VP9. GIF: palette per file from the first frames. Tags carry prompt, model, seed, kadr version.
+Given a ``provenance`` record, MP4, GIF and PNG files are written with a signed C2PA manifest
+(kadr.provenance.manifest); WebM has no C2PA binding and carries the watermark only.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from kadr.provenance.manifest import GenerationRecord
 
 CODECS: dict[str, dict[str, Any]] = {
     "mp4": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast"},
@@ -44,7 +49,7 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, *, fps: int, width: int, height: int, fmt: str = "mp4",
-                 tags: dict[str, str] | None = None) -> None:
+                 tags: dict[str, str] | None = None, provenance: "GenerationRecord | None" = None) -> None:
         if fmt not in CODECS:
             raise ValueError(f"format must be one of {', '.join(CODECS)}, got {fmt!r}")
         self.path = Path(path)
@@ -53,6 +58,7 @@ class VideoWriter:
         self.width, self.height = even_size(width, height)
         self.tags = {k: str(v) for k, v in (tags or {}).items()}
         self.frames_written = 0
+        self.provenance = provenance
         self._tmp_path: Path | None = None
         self._container: Any = None
         self._stream: Any = None
@@ -132,7 +138,11 @@ class VideoWriter:
         if exc_type is not None:
             self._discard(tmp)
             return
-        os.replace(tmp, self.path)
+        try:
+            _finish(tmp, self.path, self.provenance)
+        except BaseException:
+            self._discard(tmp)
+            raise
 
     @staticmethod
     def _discard(tmp: Path | None) -> None:
@@ -155,11 +165,27 @@ def container_tags(prompt: str, model: str, seed: int, extra: dict[str, Any] | N
     }
 
 
-def save_poster(frame: np.ndarray, path: str | Path) -> Path:
-    """Write one uint8 (H, W, 3) frame as a PNG poster (atomically)."""
+def save_poster(frame: np.ndarray, path: str | Path, provenance: "GenerationRecord | None" = None) -> Path:
+    """Write one uint8 (H, W, 3) frame as a PNG poster (atomically), signed when given ``provenance``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    Image.fromarray(np.ascontiguousarray(frame)).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.part.png")
+    try:
+        Image.fromarray(np.ascontiguousarray(frame)).save(tmp, format="PNG")
+        _finish(tmp, path, provenance)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def _finish(tmp: Path, path: Path, provenance: "GenerationRecord | None") -> None:
+    """Move the finished temporary file into place, signing it on the way when it has a record."""
+    from kadr.provenance.manifest import SIGNABLE
+
+    if provenance is None or path.suffix.lower() not in SIGNABLE:
+        os.replace(tmp, path)
+        return
+    from kadr.provenance.manifest import sign_file
+
+    sign_file(tmp, path, provenance)
+    tmp.unlink(missing_ok=True)

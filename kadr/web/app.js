@@ -225,6 +225,7 @@ const arCSS = (aspect) => aspect.replace(":", " / ");
 function metaLine(v) {
   const parts = [t("duration.value", { n: Number(v.seconds) || 0 }), aspectOf(v)];
   if (v.image_to_video) parts.push(t("card.image"));
+  if (v.provenance?.c2pa) parts.push(t("card.provenance"));
   if (v.quality) parts.push(label("quality", v.quality));
   const cam = motionName(v.camera);
   if (cam && CAMERAS.includes(cam)) parts.push(label("camera", cam));
@@ -927,6 +928,7 @@ async function openPlayer(id) {
     [t("style.title"), STYLES.includes(motionName(v.style)) ? label("style", motionName(v.style)) : ""],
     [t("player.seed"), v.seed != null ? String(v.seed) : ""],
     [t("player.model"), v.model],
+    [t("player.provenance"), v.provenance?.c2pa ? t(v.provenance.watermark ? "provenance.both" : "provenance.c2pa") : ""],
   ];
   for (const [k, val] of rows) if (val) meta.append(el("dt", { text: k }), el("dd", { text: val }));
   const notes = $("#player-warnings");

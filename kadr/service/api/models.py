@@ -43,6 +43,7 @@ class VideoObject(BaseModel):
     attempts: int
     cost: int
     warnings: list[str]
+    provenance: dict[str, Any] | None = None  # what the file carries: {"c2pa": true, "watermark": bool, ...}
 
 
 class VideoList(BaseModel):

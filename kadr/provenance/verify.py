@@ -1,0 +1,58 @@
+"""What ``kadr verify FILE`` and ``POST /v1/verify`` report: the C2PA manifest and the watermark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kadr.provenance.manifest import ManifestReading, read_manifest
+from kadr.provenance.watermark import WatermarkReading, detect_in_file
+
+
+@dataclass(frozen=True)
+class Verification:
+    manifest: ManifestReading | None
+    watermark: WatermarkReading
+
+    @property
+    def confirmed(self) -> bool:
+        """Provenance shown: a valid manifest, or the watermark when the manifest is gone."""
+        return (self.manifest is not None and self.manifest.valid) or (self.manifest is None and self.watermark.found)
+
+    def to_dict(self) -> dict[str, Any]:
+        manifest = None
+        if self.manifest is not None:
+            m = self.manifest
+            manifest = {"valid": m.valid, "signer": m.signer, "generator": m.generator, "trusted": m.trusted,
+                        "state": m.state, "digital_source_type": m.digital_source_type, "errors": list(m.errors)}
+        return {"manifest": manifest, "watermark": self.watermark.to_dict()}
+
+    def verdict(self, name: str) -> str:
+        """One line a person reads."""
+        parts = []
+        m = self.manifest
+        if m is None:
+            parts.append("no C2PA manifest")
+        elif m.valid:
+            gen = m.generator or {}
+            made = f"{gen.get('name', '?')} {gen.get('version', '')}".strip()
+            model = f", model {gen['model']}" if gen.get("model") else ""
+            trust = "trusted" if m.trusted else "signer not in the trusted roots"
+            parts.append(f"C2PA manifest valid: made by {made}{model} (AI-generated), signed by {m.signer} ({trust})")
+        else:
+            parts.append(f"C2PA manifest INVALID (the file was changed after signing: {m.errors[0] if m.errors else m.state})")
+        w = self.watermark
+        if w.found and w.payload is not None:
+            parts.append(f"watermark found (studio {w.payload.studio:04x}, job {w.payload.job:04x})")
+        else:
+            parts.append("no kadr watermark")
+        return f"{name}: " + "; ".join(parts)
+
+
+def verify_file(path: str | Path) -> Verification:
+    """Read the manifest and look for the watermark (even when the manifest was stripped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    return Verification(manifest=read_manifest(path), watermark=detect_in_file(path))

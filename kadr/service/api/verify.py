@@ -1,0 +1,82 @@
+"""POST /v1/verify: a file's provenance (C2PA manifest and kadr's watermark), as ``kadr verify --json``.
+
+``install(app)`` includes the route and maps a prompt the content policy refuses (raised by the
+service's job submission) to OpenAI's error shape with the code ``moderation_blocked``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from kadr.provenance.policy import ContentRefused
+from kadr.service.api import deps
+from kadr.service.api.errors import ApiError, error_response
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(deps.current_user)])
+
+ALLOWED_SUFFIXES = (".mp4", ".gif", ".png", ".webm", ".mov", ".jpg", ".jpeg", ".webp")
+MAX_VERIFY_BYTES = 200 * 2**20
+
+
+class ManifestInfo(BaseModel):
+    valid: bool
+    signer: str | None
+    generator: dict[str, Any] | None
+    trusted: bool
+    state: str
+    digital_source_type: str | None
+    errors: list[str]
+
+
+class WatermarkInfo(BaseModel):
+    found: bool
+    payload: dict[str, str] | None
+
+
+class VerifyResponse(BaseModel):
+    manifest: ManifestInfo | None
+    watermark: WatermarkInfo
+    verdict: str
+
+
+@router.post("/verify", response_model=VerifyResponse)
+async def verify(file: Annotated[UploadFile, File(description="the video or picture to check")]) -> VerifyResponse:
+    from kadr.provenance.verify import verify_file
+
+    name = Path(file.filename or "upload.mp4").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in ALLOWED_SUFFIXES:
+        raise ApiError(400, f"file: got {name!r}; allowed: a file ending in {', '.join(ALLOWED_SUFFIXES)}",
+                       code="invalid_value", param="file")
+    with tempfile.TemporaryDirectory(prefix="kadr-verify-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        size = 0
+        with open(path, "wb") as out:
+            while chunk := await file.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_VERIFY_BYTES:
+                    raise ApiError(413, f"file: larger than {MAX_VERIFY_BYTES >> 20} MB", code="request_too_large", param="file")
+                out.write(chunk)
+        try:
+            result = await run_in_threadpool(verify_file, path)
+        except ValueError as exc:
+            raise ApiError(400, f"file: {str(exc).replace(str(path), name)}", code="invalid_value", param="file") from None
+    body = result.to_dict()
+    return VerifyResponse(manifest=body["manifest"], watermark=body["watermark"], verdict=result.verdict(name))
+
+
+def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ContentRefused)
+    return error_response(400, str(exc), code=ContentRefused.code, param="prompt")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ContentRefused, _refused)
+    app.include_router(router)
