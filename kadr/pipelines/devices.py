@@ -8,6 +8,7 @@ memory) so they are unit-tested without a GPU; applying a policy to a diffusers 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from kadr.pipelines.base import ModelSpec
@@ -103,16 +104,25 @@ def available_memory_bytes() -> int | None:
     return None
 
 
+def nvidia_gpu_present() -> bool:
+    """Whether the NVIDIA driver reports any GPU, asked without importing torch."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return gpus.is_dir() and any(gpus.iterdir())
+
+
 def machine_fit(spec: ModelSpec, device: torch.device | None = None) -> str:
     """Whether ``spec`` runs on this machine and how, in a few words (for `kadr models`).
 
     On CUDA: the memory policy the free GPU memory picks. On the CPU: whether its float32 weights
     fit in the available main memory (the CPU runs the models in float32, see choose_dtype).
     """
-    target = device or choose_device(None)
     if spec.builtin:
         return "yes"
-    free = free_gpu_bytes(target)
+    # `kadr models` must not import torch (half a second or more) on a machine with no NVIDIA GPU at all.
+    if device is None and not nvidia_gpu_present():
+        free = None
+    else:
+        free = free_gpu_bytes(device or choose_device(None))
     if free is not None:
         policy = choose_memory_policy(spec, free)
         return {"none": "yes" if not policy.vae_tiling else "yes, tiled VAE", "model_offload": "with offload",
