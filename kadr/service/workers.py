@@ -36,6 +36,7 @@ from kadr.service.generation import (
     WorkerReady,
     run_job,
 )
+from kadr.service.jobs import GENERATION_FAILED
 
 log = logging.getLogger("kadr.service.workers")
 
@@ -142,7 +143,10 @@ def worker_main(slot: int, conn: Connection, config: WorkerConfig, parent_pid: i
             return
         cancel = side.cancel_event(message.job_id)
         try:
-            result = run_job(engine, message, side.send, cancel)
+            result: JobDone | JobError = run_job(engine, message, side.send, cancel)
+        except Exception as exc:  # run_job reports its failures; this is the last net so the worker lives on
+            logging.getLogger("kadr.service.worker").exception("job %s: unexpected error", message.job_id)
+            result = JobError(message.job_id, message.attempt, GENERATION_FAILED, f"{type(exc).__name__}: {exc}")
         finally:
             side.forget(message.job_id)
         side.send(result)
@@ -254,15 +258,16 @@ class WorkerPool:
             log.info("worker %d ready (pid %d)", message.slot, message.pid)
             self.on_ready()
             return
-        if isinstance(message, (JobDone, JobError)):
-            with self._lock:
-                if slot.job is not None and slot.job.job_id == message.job_id:
-                    slot.job = None
         try:
             self.on_message(message)
         except Exception:  # one bad message must not stop the reader
             log.exception("handling %s failed", type(message).__name__)
         if isinstance(message, (JobDone, JobError)):
+            # Only after the outcome was handled: until then the job counts as held by this worker, so
+            # the scheduler's reconciliation never mistakes a job being recorded for an orphan.
+            with self._lock:
+                if slot.job is not None and slot.job.job_id == message.job_id:
+                    slot.job = None
             self.on_ready()
 
     def _lost(self, slot: _Slot) -> None:
