@@ -175,7 +175,7 @@ class Scheduler:
         for job in running:  # an orderly stop does not use up one of the job's attempts
             try:
                 if self.jobs.release(job.job_id, job.attempt) is not None:
-                    log.info("handed %s back to the queue (the grace period of %g s ended)", job.job_id, grace_s)
+                    log.warning("handed %s back to the queue (the grace period of %g s ended)", job.job_id, grace_s)
             except STORE_ERRORS as exc:  # the next start re-queues it (and counts the attempt)
                 log.warning("could not hand %s back to the queue: %s", job.job_id, exc)
 

@@ -14,6 +14,7 @@ the pipe closes, so after ``kill -9`` of the server no orphan keeps generating. 
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -149,7 +150,37 @@ def worker_main(slot: int, conn: Connection, config: WorkerConfig, parent_pid: i
             result = JobError(message.job_id, message.attempt, GENERATION_FAILED, f"{type(exc).__name__}: {exc}")
         finally:
             side.forget(message.job_id)
+        if isinstance(result, JobError):
+            release_files_under(message.job_dir)
         side.send(result)
+
+
+def release_files_under(folder: str) -> list[str]:
+    """Close this process's descriptors still open on files in ``folder`` after its job failed.
+
+    PyAV 18 leaks FFmpeg's file when writing the container header fails (disk full: the "started" flag
+    is never set, so close() never calls avio_closep), and the descriptor would hold the deleted
+    file's space and keep the folder from being remounted for as long as the worker lives. FFmpeg never
+    touches that descriptor again (the container is not started), and no other part of a worker opens
+    files in a failed job's folder, so closing them is safe.
+    """
+    prefix = os.path.join(os.path.realpath(folder), "")
+    closed = []
+    gc.collect()  # first let Python close what it still holds
+    for entry in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
+        try:
+            target = os.readlink(f"/proc/self/fd/{entry}")
+        except OSError:
+            continue
+        if target.startswith(prefix):
+            try:
+                os.close(int(entry))
+                closed.append(target)
+            except OSError:
+                pass
+    if closed:
+        log.warning("closed %d file(s) a failed job left open: %s", len(closed), ", ".join(closed))
+    return closed
 
 
 # ---- the pool, in the API process ---------------------------------------------------------------
