@@ -87,10 +87,10 @@ class HealthProbe(threading.Thread):
         self.latencies_ms: list[float] = []
         self.errors = 0
         self.statuses: dict[int, int] = {}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             started = time.perf_counter()
             try:
                 code = httpx.get(self.url + "/healthz", timeout=10).status_code
@@ -98,10 +98,10 @@ class HealthProbe(threading.Thread):
                 self.latencies_ms.append((time.perf_counter() - started) * 1000)
             except httpx.HTTPError:
                 self.errors += 1
-            self._stop.wait(0.02)
+            self._halt.wait(0.02)
 
     def stop(self) -> dict[str, Any]:
-        self._stop.set()
+        self._halt.set()
         self.join()
         return {"requests": len(self.latencies_ms), "errors": self.errors, "statuses": self.statuses,
                 "p50_ms": _round(percentile(self.latencies_ms, 0.5)),

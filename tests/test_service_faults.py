@@ -531,7 +531,8 @@ def test_sigterm_lets_the_running_job_finish_closes_event_streams_and_exits_0(fa
             assert [(e.kind, e.videos) for e in JobStore(db).ledger(job_id=video["id"])] == [("charge", 1)]
         finally:
             db.close()
-        assert "handed" not in server.log()
+        assert "draining: no new jobs start; 1 running" in server.log()  # it was running at the signal
+        assert "handed" not in server.log()  # and finished within the grace period
     finally:
         user.close()
 

@@ -16,7 +16,7 @@ import sys
 import time
 import warnings
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -131,7 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app.state.scheduler.drain()
         app.state.bus.close()
 
-    DrainingServer(config, stop_new_work).run(sockets=[sock])
+    draining_server(config, stop_new_work).run(sockets=[sock])
     return 0
 
 
@@ -139,8 +139,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 REQUESTS_GRACE_S = 3
 
 
-def _draining_server_class() -> type:
-    import uvicorn
+def draining_server(config: Any, on_signal: Callable[[], None]) -> Any:
+    """A uvicorn server that runs ``on_signal`` first when it is told to stop (see the class)."""
+    import uvicorn  # here, not at the top: `kadr users …` and `kadr --help` should not import uvicorn
 
     class _DrainingServer(uvicorn.Server):
         """uvicorn's server with kadr's orderly stop.
@@ -152,10 +153,6 @@ def _draining_server_class() -> type:
         second SIGINT still forces an immediate exit.
         """
 
-        def __init__(self, config: Any, on_signal: Any) -> None:
-            super().__init__(config)
-            self.on_signal = on_signal
-
         def handle_exit(self, sig: int, frame: Any) -> None:
             if self.should_exit and sig == signal.SIGINT:
                 self.force_exit = True
@@ -164,16 +161,12 @@ def _draining_server_class() -> type:
 
         async def shutdown(self, sockets: Any = None) -> None:
             try:
-                self.on_signal()
+                on_signal()
             except Exception:
                 logging.getLogger("kadr.service").exception("stopping new work")
             await super().shutdown(sockets=sockets)
 
-    return _DrainingServer
-
-
-def DrainingServer(config: Any, on_signal: Any) -> Any:  # noqa: N802 - a class built on first use
-    return _draining_server_class()(config, on_signal)
+    return _DrainingServer(config)
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

@@ -74,7 +74,7 @@ class ServiceSettings(BaseSettings):
                                   "after its headers (else 408 and the connection is closed).")
     timeout_keep_alive_s: int = Field(5, ge=1, le=600, description="An idle keep-alive connection is closed after "
                                       "this many seconds.")
-    max_connections_per_client: int = Field(64, ge=0, le=100_000, description="Open connections one client address "
+    max_connections_per_client: int = Field(256, ge=0, le=100_000, description="Open connections one client address "
                                             "may hold (0: no cap). Behind a reverse proxy every client has the "
                                             "proxy's address: raise it or set 0 there.")
     allow_insecure: bool = Field(False, description="Local development only: bind a non-loopback address without users.")

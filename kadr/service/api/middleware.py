@@ -14,12 +14,15 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kadr.service.generation import storage_error
 from kadr.service.metrics import UNMATCHED_ROUTE, ServiceMetrics, method_label
 
 log = logging.getLogger("kadr.service.api")
+
+CLIENT_GONE = 499  # the status label of a request whose client went away before it was answered (nginx's)
 
 
 class BodyTooLarge(Exception):
@@ -87,6 +90,10 @@ class ServiceMiddleware:
 
         try:
             await self.app(scope, limited_receive, recording_send)
+        except ClientDisconnect:  # the client left (or was cut off by the body timeout) mid-request
+            if status.get("started"):
+                raise
+            status["code"] = CLIENT_GONE
         except Exception as exc:
             failure = store_failure(exc)
             if failure is None or status.get("started"):
