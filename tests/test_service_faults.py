@@ -191,6 +191,25 @@ def stopped(server: KadrServer) -> None:
         print(server.log())
 
 
+# ---- the pieces, in process ---------------------------------------------------------------------------
+
+
+def test_key_like_query_parameters_are_redacted_and_methods_fold_into_a_fixed_set() -> None:
+    from kadr.service.http_guard import redact_query
+    from kadr.service.metrics import method_label
+
+    assert redact_query("/v1/videos?api_key=sk-1&limit=2") == "/v1/videos?api_key=REDACTED&limit=2"
+    assert redact_query("/v1/videos?Token=a&access_token=b&after=video_1") == \
+        "/v1/videos?Token=REDACTED&access_token=REDACTED&after=video_1"
+    assert redact_query("/v1/videos?limit=2&order=asc") == "/v1/videos?limit=2&order=asc"
+    assert redact_query("/v1/videos?kadr-AbCdEf0123456789") == "/v1/videos?REDACTED="  # a bare key
+    assert redact_query("/v1/videos?q=kadr-AbCdEf0123456789&x=1") == "/v1/videos?q=REDACTED&x=1"  # a key by value
+    assert redact_query("/v1/videos?debug") == "/v1/videos?debug"
+    assert redact_query("/healthz") == "/healthz"
+    assert [method_label(m) for m in ("GET", "DELETE", "get", "M0001X", "PROPFIND")] == \
+        ["GET", "DELETE", "OTHER", "OTHER", "OTHER"]
+
+
 # ---- the job store's disk fills up ------------------------------------------------------------------
 
 
@@ -598,6 +617,18 @@ def test_postgres_restarted_under_a_running_job_then_a_short_grace_hands_the_job
         assert done["status"] == "completed" and done["attempts"] == 1, done  # recorded, not made again
         assert user.ledger(video["id"]) == [("charge", 1)]
         wait_health(server, "ok")
+
+        # A job the store calls running with no worker (claimed behind the scheduler's back, with
+        # PostgreSQL's SKIP LOCKED claim): reconciliation re-queues it; it runs once, charged once.
+        blocker = user.submit(SLOW)
+        orphaned = user.submit(TINY)
+        user.wait_running(blocker["id"])
+        claimed = JobStore(user.store).claim_next(time.time(), lambda plan: 99)
+        assert claimed is not None and claimed.id == orphaned["id"]
+        wait_until(lambda: user.video(orphaned["id"])["status"] == "queued", 10, "reconciliation to re-queue it")
+        for job in (blocker, orphaned):
+            assert user.wait_end(job["id"])["status"] == "completed"
+            assert user.ledger(job["id"]) == [("charge", 1)]
 
         # SIGTERM with a grace period shorter than the job: it goes back to the queue, its attempt not
         # counted, no refund; the next start runs it once.

@@ -33,6 +33,8 @@ log = logging.getLogger("kadr.service.http")
 
 # Query parameters whose values never reach a log: anything that looks like a credential.
 SECRET_PARAMETER = re.compile(r"(key|token|secret|password|passwd|auth|signature|sig|credential|session)", re.I)
+# ... and values that look like a key whatever their parameter is called (kadr's keys, OpenAI-style ones).
+KEY_LIKE_VALUE = re.compile(r"^(kadr-|sk-)[A-Za-z0-9_\-]{8,}")
 REDACTED = "REDACTED"
 
 
@@ -157,9 +159,14 @@ def redact_query(target: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs:
         return path + "?" + (REDACTED if SECRET_PARAMETER.search(query) else query)
-    if not any(SECRET_PARAMETER.search(name) for name, _ in pairs):
+
+    def secret(name: str, value: str) -> bool:
+        return bool(SECRET_PARAMETER.search(name) or KEY_LIKE_VALUE.match(value) or KEY_LIKE_VALUE.match(name))
+
+    if not any(secret(name, value) for name, value in pairs):
         return target
-    return path + "?" + urlencode([(name, REDACTED if SECRET_PARAMETER.search(name) else value)
+    return path + "?" + urlencode([(REDACTED, "") if KEY_LIKE_VALUE.match(name) else
+                                   (name, REDACTED if secret(name, value) else value)
                                    for name, value in pairs], safe="/:,")
 
 
