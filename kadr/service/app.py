@@ -17,6 +17,7 @@ from kadr import __version__
 from kadr.service.api import account, errors, events, system, verify, videos
 from kadr.service.api.middleware import ServiceMiddleware
 from kadr.service.events import EventBus
+from kadr.service.health import HealthMonitor
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import load_plans
 from kadr.service.ratelimit import RateLimiter
@@ -89,6 +90,8 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
                             max_attempts=settings.max_job_attempts,
                             retention_s=settings.retention_days * 86400 or None,
                             progress_interval_s=settings.progress_interval_s,
+                            record_retry_s=settings.record_retry_s, record_deadline_s=settings.record_deadline_s,
+                            reconcile_interval_s=settings.reconcile_interval_s,
                             ray=RayConfig(settings.ray, settings.ray_actors, settings.workers) if settings.ray else None),
             WorkerConfig(threads=settings.torch_threads(), nice=settings.worker_nice, device=settings.device,
                          devices=parse_devices(settings.devices, cuda_device_count()) if settings.devices else (),
@@ -112,7 +115,8 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
             Limits(settings.max_prompt_chars, settings.max_image_bytes, settings.max_image_pixels),
             wake_workers=scheduler.wake, stop_worker=scheduler.cancel, clock=clock)
         state.usage = UsageService(jobs, plans, clock)
-        metrics.watch(jobs.count_by_status, scheduler.stats, bus.count)
+        state.health = HealthMonitor.for_service(settings, jobs, scheduler, clock)
+        metrics.watch(jobs.count_by_status, scheduler.stats, bus.count, state.health.report)
         # Started on this (the main) thread: workers die with the thread that spawned them (PR_SET_PDEATHSIG).
         scheduler.start()
         sender.start()
@@ -128,7 +132,8 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
         finally:
             housekeeping.stop()
             sender.stop()
-            scheduler.stop()
+            bus.close()
+            scheduler.stop(settings.shutdown_grace_s)
             db.close()
 
     app = FastAPI(title="kadr", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None,

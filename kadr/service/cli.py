@@ -10,12 +10,13 @@ import argparse
 import json
 import logging
 import shutil
+import signal
 import socket
 import sys
 import time
 import warnings
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -94,6 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from kadr.service.app import create_app
+    from kadr.service.http_guard import ConnectionLimits, RedactQueryFilter, guarded_protocol
     from kadr.service.store import Database, UserStore
 
     settings = settings_from(args)
@@ -140,9 +142,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if users == 0:
         print("kadr: note: no users yet; add one with `kadr users add NAME` for an API key", file=sys.stderr)
     print(f"kadr: listening on http://{settings.host}:{port} (data in {settings.data})", file=sys.stderr, flush=True)
-    config = uvicorn.Config(create_app(settings), log_level=settings.log_level, access_log=bool(args.access_log),
-                            timeout_graceful_shutdown=3, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    app = create_app(settings)
+    limits = ConnectionLimits(settings.timeout_headers_s, settings.timeout_body_s, settings.max_connections_per_client,
+                              on_refused=lambda reason: app.state.metrics.connections_refused.labels(reason).inc())
+    config = uvicorn.Config(app, log_level=settings.log_level, access_log=bool(args.access_log),
+                            timeout_graceful_shutdown=REQUESTS_GRACE_S, timeout_keep_alive=settings.timeout_keep_alive_s,
+                            http=guarded_protocol(limits), lifespan="on")
+    logging.getLogger("uvicorn.access").addFilter(RedactQueryFilter())  # after Config: it configures logging
+
+    def stop_new_work() -> None:  # at the signal: no job starts, event streams end (clients reconnect elsewhere)
+        app.state.scheduler.drain()
+        app.state.bus.close()
+
+    draining_server(config, stop_new_work).run(sockets=[sock])
     return 0
 
 
@@ -160,6 +172,40 @@ def memory_note(device: str) -> str:
     if policy.offload == "group_offload":
         return f"{spec.name} is too large to keep on {device} ({policy.reason}; slow)"
     return f"{spec.name}: {policy.reason}"
+
+
+# In-flight HTTP requests (not jobs: those have settings.shutdown_grace_s) get this long to finish at shutdown.
+REQUESTS_GRACE_S = 3
+
+
+def draining_server(config: Any, on_signal: Callable[[], None]) -> Any:
+    """A uvicorn server that runs ``on_signal`` first when it is told to stop (see the class)."""
+    import uvicorn  # here, not at the top: `kadr users …` and `kadr --help` should not import uvicorn
+
+    class _DrainingServer(uvicorn.Server):
+        """uvicorn's server with kadr's orderly stop.
+
+        On SIGTERM or SIGINT: ``on_signal`` runs first (no new jobs, event streams closed), then uvicorn
+        stops listening and lets requests in flight finish (``REQUESTS_GRACE_S``), then the app's
+        lifespan lets running jobs finish within the grace period and stops the workers. The process
+        then exits 0; uvicorn's own handler would re-raise the signal at the end (exit 143 / 130). A
+        second SIGINT still forces an immediate exit.
+        """
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            try:
+                on_signal()
+            except Exception:
+                logging.getLogger("kadr.service").exception("stopping new work")
+            await super().shutdown(sockets=sockets)
+
+    return _DrainingServer(config)
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

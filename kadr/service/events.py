@@ -21,6 +21,10 @@ class VideoEvent:
     job_id: str
     payload: dict[str, Any]  # the video object, or {"id", "object": "video.deleted", "deleted": True}
     final: bool  # the job reached a terminal status or was deleted: nothing more will follow
+    closing: bool = False  # the server is shutting down: end the stream now (the client reconnects elsewhere)
+
+
+CLOSING = VideoEvent(0, "", {}, True, closing=True)
 
 
 class Subscription:
@@ -47,13 +51,28 @@ class EventBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[int, set[Subscription]] = {}
+        self._closed = False
 
     def subscribe(self, user_id: int, job_id: str | None = None) -> Subscription:
         """Call from the event loop that will read the subscription."""
         sub = Subscription(user_id, job_id, asyncio.get_running_loop())
         with self._lock:
             self._subscribers.setdefault(user_id, set()).add(sub)
+            closed = self._closed
+        if closed:
+            sub._offer(CLOSING)
         return sub
+
+    def close(self) -> None:
+        """Shutdown: every open stream (and any opened later) gets :data:`CLOSING` and ends promptly."""
+        with self._lock:
+            self._closed = True
+            targets = [s for subs in self._subscribers.values() for s in subs]
+        for sub in targets:
+            try:
+                sub.loop.call_soon_threadsafe(sub._offer, CLOSING)
+            except RuntimeError:  # the loop closed already
+                pass
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:

@@ -64,6 +64,9 @@ INVALID_REQUEST = "invalid_request"
 MODEL_UNAVAILABLE = "model_unavailable"
 WORKER_CRASHED = "worker_crashed"
 TOO_MANY_ATTEMPTS = "too_many_attempts"
+OUTPUT_UNWRITABLE = "output_unwritable"  # the videos folder is read-only, full or not ours
+STORE_UNWRITABLE = "store_unwritable"  # the video was made, but the store could not record it in time
+WORKER_LOST = "worker_lost"  # found running with no worker behind it (reconciliation)
 
 
 @dataclass(frozen=True)

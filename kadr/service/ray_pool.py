@@ -363,10 +363,14 @@ class RayPool:
             result = ActorResult(JobError(job.job_id, job.attempt, "generation_failed", str(exc.cause or exc)))
         message = self._store_files(job, result)
         with self._lock:
-            slot.job, slot.ref = None, None
+            slot.ref = None
             if isinstance(message, JobDone) and message.metadata.get("model"):
                 slot.models.add(str(message.metadata["model"]))
         self._call(self.on_message, message)
+        # Only after the outcome was handled: until then the job counts as held by this actor, so the
+        # scheduler's reconciliation never mistakes a job being recorded for an orphan.
+        with self._lock:
+            slot.job = None
         self.on_ready()
 
     def _store_files(self, job: RunJob, result: ActorResult) -> JobDone | JobError:

@@ -61,6 +61,29 @@ class ServiceSettings(BaseSettings):
                                description="Seconds an API key's user is remembered between store reads (0: read every "
                                            "request); a key removed or replaced by `kadr users` stops working after this.")
     sse_keepalive_s: float = Field(15.0, gt=0, description="Comment line sent on idle event streams this often.")
+    record_retry_s: float = Field(1.0, gt=0, le=60, description="How often a finished job whose outcome the store "
+                                  "could not take (disk full, database down) is tried again.")
+    record_deadline_s: float = Field(60.0, ge=0, description="How long such a finished video waits for the store: "
+                                     "after this it is discarded, and the job recorded failed (store_unwritable) and "
+                                     "refunded as soon as the store takes writes again.")
+    reconcile_interval_s: float = Field(10.0, gt=0, le=3600, description="How often jobs the store calls running are "
+                                        "matched against live workers (one with none is re-queued).")
+    shutdown_grace_s: float = Field(8.0, ge=0, le=3600, description="On SIGTERM/SIGINT: how long running jobs may "
+                                    "go on to finish (from the signal); then they go back to the queue, attempt "
+                                    "not counted. 8 s fits Docker's default 10 s stop timeout.")
+    min_free_disk_mb: float = Field(256.0, ge=0, description="Free space, in MB, under the data directory and the "
+                                    "SQLite store below which /healthz reports degraded.")
+    health_cache_s: float = Field(1.0, ge=0, le=60, description="Seconds /healthz reuses its store and disk probes "
+                                  "(so a flood of probes costs one write a second).")
+    timeout_headers_s: float = Field(10.0, gt=0, le=600, description="A connection must send a request's complete "
+                                     "headers within this (from connecting, or from the previous response).")
+    timeout_body_s: float = Field(60.0, gt=0, le=3600, description="A request's whole body must arrive within this "
+                                  "after its headers (else 408 and the connection is closed).")
+    timeout_keep_alive_s: int = Field(5, ge=1, le=600, description="An idle keep-alive connection is closed after "
+                                      "this many seconds.")
+    max_connections_per_client: int = Field(256, ge=0, le=100_000, description="Open connections one client address "
+                                            "may hold (0: no cap). Behind a reverse proxy every client has the "
+                                            "proxy's address: raise it or set 0 there.")
     allow_insecure: bool = Field(False, description="Local development only: bind a non-loopback address without users.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
 

@@ -14,6 +14,7 @@ the pipe closes, so after ``kill -9`` of the server no orphan keeps generating. 
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -36,6 +37,7 @@ from kadr.service.generation import (
     WorkerReady,
     run_job,
 )
+from kadr.service.jobs import GENERATION_FAILED
 
 log = logging.getLogger("kadr.service.workers")
 
@@ -147,10 +149,43 @@ def worker_main(slot: int, conn: Connection, config: WorkerConfig, parent_pid: i
             return
         cancel = side.cancel_event(message.job_id)
         try:
-            result = run_job(engine, message, side.send, cancel)
+            result: JobDone | JobError = run_job(engine, message, side.send, cancel)
+        except Exception as exc:  # run_job reports its failures; this is the last net so the worker lives on
+            logging.getLogger("kadr.service.worker").exception("job %s: unexpected error", message.job_id)
+            result = JobError(message.job_id, message.attempt, GENERATION_FAILED, f"{type(exc).__name__}: {exc}")
         finally:
             side.forget(message.job_id)
+        if isinstance(result, JobError):
+            release_files_under(message.job_dir)
         side.send(result)
+
+
+def release_files_under(folder: str) -> list[str]:
+    """Close this process's descriptors still open on files in ``folder`` after its job failed.
+
+    PyAV 18 leaks FFmpeg's file when writing the container header fails (disk full: the "started" flag
+    is never set, so close() never calls avio_closep), and the descriptor would hold the deleted
+    file's space and keep the folder from being remounted for as long as the worker lives. FFmpeg never
+    touches that descriptor again (the container is not started), and no other part of a worker opens
+    files in a failed job's folder, so closing them is safe.
+    """
+    prefix = os.path.join(os.path.realpath(folder), "")
+    closed = []
+    gc.collect()  # first let Python close what it still holds
+    for entry in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
+        try:
+            target = os.readlink(f"/proc/self/fd/{entry}")
+        except OSError:
+            continue
+        if target.startswith(prefix):
+            try:
+                os.close(int(entry))
+                closed.append(target)
+            except OSError:
+                pass
+    if closed:
+        log.warning("closed %d file(s) a failed job left open: %s", len(closed), ", ".join(closed))
+    return closed
 
 
 # ---- the pool, in the API process ---------------------------------------------------------------
@@ -259,15 +294,16 @@ class WorkerPool:
             log.info("worker %d ready (pid %d)", message.slot, message.pid)
             self.on_ready()
             return
-        if isinstance(message, (JobDone, JobError)):
-            with self._lock:
-                if slot.job is not None and slot.job.job_id == message.job_id:
-                    slot.job = None
         try:
             self.on_message(message)
         except Exception:  # one bad message must not stop the reader
             log.exception("handling %s failed", type(message).__name__)
         if isinstance(message, (JobDone, JobError)):
+            # Only after the outcome was handled: until then the job counts as held by this worker, so
+            # the scheduler's reconciliation never mistakes a job being recorded for an orphan.
+            with self._lock:
+                if slot.job is not None and slot.job.job_id == message.job_id:
+                    slot.job = None
             self.on_ready()
 
     def _lost(self, slot: _Slot) -> None:

@@ -40,6 +40,8 @@ async def _stream(bus: EventBus, sub: Subscription, first: list[dict[str, Any]],
             except asyncio.TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
+            if event.closing:  # the server is shutting down (EventBus.close)
+                return
             yield _event(event.payload)
             if stop_on_final and event.final:
                 return

@@ -120,12 +120,24 @@ class MeOut(BaseModel):
     webhook_url: str | None
 
 
+class HealthCheck(BaseModel):
+    name: str
+    ok: bool
+    severity: Literal["degraded", "down"]
+    detail: str
+
+
 class Health(BaseModel):
-    status: Literal["ok", "degraded"]
+    """/healthz: 200 for ok and degraded, 503 for down (kadr.service.health says what each means)."""
+
+    status: Literal["ok", "degraded", "down"]
+    reasons: list[str]
+    checks: list[HealthCheck]
     version: str
     store: str
     workers: dict[str, int]
     jobs: dict[str, int]
+    disk_free_bytes: dict[str, int]
 
 
 def as_video(data: dict[str, Any]) -> VideoObject:

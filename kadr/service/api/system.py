@@ -1,4 +1,7 @@
-"""/healthz (liveness, no auth) and /metrics (Prometheus text, no auth)."""
+"""/healthz (readiness with reasons, no auth) and /metrics (Prometheus text, no auth).
+
+/healthz answers 200 for ``ok`` and ``degraded`` and 503 for ``down`` (see kadr.service.health).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from kadr import __version__
-from kadr.service.api.models import Health
+from kadr.service.api.models import Health, HealthCheck
 from kadr.service.metrics import CONTENT_TYPE
 
 router = APIRouter()
@@ -15,17 +18,18 @@ router = APIRouter()
 @router.get("/healthz", response_model=Health)
 def healthz(request: Request) -> Response:
     state = request.app.state
-    try:
-        counts = state.jobs.count_by_status()
-        status = "ok"
-    except Exception:  # the store is down: say so, with 503
-        counts, status = {}, "degraded"
-    stats = state.scheduler.stats()
-    body = Health(status=status, version=__version__, store=state.db.dialect,
+    report = state.health.report()
+    stats = report.workers
+    body = Health(status=report.status, reasons=report.reasons,
+                  checks=[HealthCheck(name=c.name, ok=c.ok, severity="down" if c.severity == "down" else "degraded",
+                                      detail=c.detail) for c in report.checks],
+                  version=__version__, store=state.db.dialect,
                   workers={"total": stats.total if stats else 0, "ready": stats.ready if stats else 0,
                            "busy": stats.busy if stats else 0},
-                  jobs={"queued": counts.get("queued", 0), "running": counts.get("running", 0)})
-    return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)
+                  jobs={"queued": report.jobs.get("queued", 0), "running": report.jobs.get("running", 0)},
+                  disk_free_bytes=report.disk_free)
+    return JSONResponse(body.model_dump(), status_code=report.http_status,
+                        headers={"cache-control": "no-store"})
 
 
 @router.get("/metrics")

@@ -31,7 +31,7 @@ from kadr.service.jobs import (
 )
 from kadr.service.plans import TIERS, Plan, iso, period_bounds, period_of
 from kadr.service.store.database import Database
-from kadr.service.store.schema import JobRow, LedgerRow, UserRow, WebhookRow
+from kadr.service.store.schema import JobRow, LedgerRow, MetaRow, UserRow, WebhookRow
 
 LimitName = Literal["monthly_videos", "monthly_credits", "max_active"]
 
@@ -350,6 +350,17 @@ class JobStore:
             self._requeue(row)
             row.attempt = max(0, row.attempt - 1)
             return _record(row)
+
+    def running_attempts(self) -> list[tuple[str, int]]:
+        """(job id, attempt) of every job the store says is running: what reconciliation checks."""
+        with self.db.connect() as conn:
+            return [(row.id, row.attempt) for row in
+                    conn.execute(select(JobRow.id, JobRow.attempt).where(JobRow.status == "running"))]
+
+    def probe_write(self, now: float) -> None:
+        """A small write transaction (the health check's): raises when the store cannot be written."""
+        with self.db.write() as s:
+            s.merge(MetaRow(key="health_probe", value=repr(now)))
 
     def expire(self, now: float) -> list[JobRecord]:
         """Finished videos past ``expires_at`` lose their files; returns them so the caller deletes the files."""
