@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kadr.service.generation import INPUT_NAME, FromWorker, JobDone, JobError, JobProgress, RunJob
-from kadr.service.workers import PoolStats, WorkerConfig
+from kadr.service.workers import SlotCounts, WorkerConfig
 
 log = logging.getLogger("kadr.service.ray")
 
@@ -208,7 +208,7 @@ MessageHandler = Callable[[FromWorker], None]
 LostJobHandler = Callable[[RunJob], None]
 
 
-class RayPool:
+class RayPool(SlotCounts):
     """Ray actors behind the scheduler's pool interface (see :class:`kadr.service.workers.WorkerPool`)."""
 
     def __init__(self, ray_config: RayConfig, config: WorkerConfig, on_message: MessageHandler,
@@ -270,19 +270,6 @@ class RayPool:
         self._ray.shutdown()
 
     # ---- the scheduler's calls -------------------------------------------------------------------
-
-    def stats(self) -> PoolStats:
-        with self._lock:
-            slots = list(self._slots.values())
-        return PoolStats(self.size, sum(s.ready for s in slots), sum(s.job is not None for s in slots))
-
-    def running(self) -> list[RunJob]:
-        with self._lock:
-            return [s.job for s in self._slots.values() if s.job is not None]
-
-    def has_idle(self) -> bool:
-        with self._lock:
-            return any(s.ready and s.job is None for s in self._slots.values())
 
     def actors(self) -> list[ActorInfo]:
         with self._lock:

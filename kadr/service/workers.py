@@ -204,7 +204,31 @@ MessageHandler = Callable[[FromWorker], None]
 ExitHandler = Callable[[RunJob], None]
 
 
-class WorkerPool:
+class SlotCounts:
+    """What the scheduler asks of any pool about its slots; each slot has ``ready`` and ``job``.
+
+    Shared by the local :class:`WorkerPool` and the Ray pool (kadr.service.ray_pool).
+    """
+
+    size: int
+    _slots: dict[int, Any]
+    _lock: threading.Lock
+
+    def stats(self) -> PoolStats:
+        with self._lock:
+            slots = list(self._slots.values())
+        return PoolStats(self.size, sum(s.ready for s in slots), sum(s.job is not None for s in slots))
+
+    def running(self) -> list[RunJob]:
+        with self._lock:
+            return [s.job for s in self._slots.values() if s.job is not None]
+
+    def has_idle(self) -> bool:
+        with self._lock:
+            return any(s.ready and s.job is None for s in self._slots.values())
+
+
+class WorkerPool(SlotCounts):
     """``size`` worker processes; :meth:`submit` gives a job to an idle one."""
 
     def __init__(self, size: int, config: WorkerConfig, on_message: MessageHandler, on_lost_job: ExitHandler,
@@ -234,19 +258,6 @@ class WorkerPool:
         child_end.close()  # so the worker's death reads as EOF here
         with self._lock:
             self._slots[index] = _Slot(index, process, parent_end)
-
-    def stats(self) -> PoolStats:
-        with self._lock:
-            slots = list(self._slots.values())
-        return PoolStats(self.size, sum(s.ready for s in slots), sum(s.job is not None for s in slots))
-
-    def running(self) -> list[RunJob]:
-        with self._lock:
-            return [s.job for s in self._slots.values() if s.job is not None]
-
-    def has_idle(self) -> bool:
-        with self._lock:
-            return any(s.ready and s.job is None for s in self._slots.values())
 
     def submit(self, job: RunJob) -> bool:
         """Give ``job`` to an idle ready worker; False when none is idle (or the send failed)."""
