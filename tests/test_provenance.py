@@ -108,18 +108,28 @@ def test_gif_output_is_signed_and_a_foreign_file_has_no_manifest(tmp_path: Path)
     assert json.loads(proc.stdout) == {"manifest": None, "watermark": {"found": False, "payload": None}}
 
 
-def test_own_certificate_signs_instead_of_the_local_chain(tmp_path: Path) -> None:
+def test_own_certificate_signs_instead_of_the_local_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from kadr.provenance.manifest import GenerationRecord
+    from kadr.video.encode import VideoWriter
+
     own = init_keys(tmp_path / "mine", organisation="Owner Films")
-    env_home = tmp_path / "home"
-    env_home.mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-m", "kadr", "generate", "Горы на закате", "--duration", "1", "--seed", "2", "-o",
-         str(env_home / "m.mp4"), "--quiet"], capture_output=True, text=True, cwd=env_home, timeout=300,
-        env=kadr_env(KADR_HOME=str(env_home), KADR_SIGNING_CERT=str(own.chain), KADR_SIGNING_KEY=str(own.key)))
-    assert proc.returncode == 0, proc.stderr
-    assert not (env_home / "keys").exists()  # no local chain made when the owner brings one
-    state, manifest = c2pa_state(env_home / "m.mp4", own.trust_anchors)
+    monkeypatch.setenv("KADR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KADR_SIGNING_CERT", str(own.chain))
+    monkeypatch.setenv("KADR_SIGNING_KEY", str(own.key))
+    record = GenerationRecord(model="wan2.1-t2v-1.3b", model_family="wan", task="text-to-video")
+    with VideoWriter(tmp_path / "m.mp4", fps=8, width=32, height=32, provenance=record) as writer:
+        writer.write(np.full((8, 32, 32, 3), 90, np.uint8))
+    assert not (tmp_path / "home" / "keys").exists()  # no local chain made when the owner brings one
+    state, manifest = c2pa_state(tmp_path / "m.mp4", own.trust_anchors)
     assert state == "Trusted" and manifest["signature_info"]["issuer"] == "Owner Films"
+    assert created_action(manifest)["parameters"]["model_licence"] == "Apache-2.0"
+    monkeypatch.delenv("KADR_SIGNING_KEY")
+    with pytest.raises(ValueError, match="KADR_SIGNING_KEY"):
+        with VideoWriter(tmp_path / "n.mp4", fps=8, width=32, height=32, provenance=record) as writer:
+            writer.write(np.full((8, 32, 32, 3), 90, np.uint8))
+    assert not (tmp_path / "n.mp4").exists() and not list(tmp_path.glob(".n.*"))  # nothing partial left
 
 
 @pytest.mark.parametrize("prompt, term", [

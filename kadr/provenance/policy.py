@@ -6,8 +6,9 @@ normal forms, English through its light stemmer), so "обнажённого р�
 ``MAX_GAP`` other words between them. An optional classifier (a dotted path to a callable taking the
 prompt and returning a reason to refuse, or None/False) runs after the lists.
 
-The owner sets the policy in a JSON or TOML file named by ``KADR_POLICY_FILE`` (the service setting
-``policy_file``); without one, :data:`DEFAULT_TERMS` applies. Every refusal is logged on the
+The owner sets the policy in a JSON or TOML file named by the environment variable ``KADR_POLICY_FILE``
+(read by ``kadr serve``'s job submission and by ``kadr generate`` alike; not yet a field of
+ServiceSettings, which another helper owns); without one, :data:`DEFAULT_TERMS` applies. Every refusal is logged on the
 ``kadr.policy`` logger (and appended to ``audit_log`` when the policy names one).
 """
 

@@ -94,7 +94,7 @@ class WatermarkReading:
     found: bool
     payload: WatermarkPayload | None
     score: float  # mean lattice agreement at the best crop
-    bits: np.ndarray | None  # the 64 coded bits read (before error correction)
+    bits: np.ndarray  # the 64 coded bits read at the best crop (before error correction), mark or not
     crop: tuple[float, float, int, int]  # visible fraction of width, of height; offset x, y (detection pixels)
 
     def to_dict(self) -> dict[str, object]:
@@ -356,7 +356,9 @@ def detect_in_luma(mean_luma: np.ndarray) -> WatermarkReading:
             if (c := _best_offset(mean_luma, float(w), float(h))) is not None:
                 fine.append(c)
     best = max(fine, key=lambda c: c.score)
-    payload, bits = _decode(best) if best.score >= SCORE_THRESHOLD else (None, None)
+    payload, bits = _decode(best)
+    if best.score < SCORE_THRESHOLD:  # a code word noise happened to decode is not a mark
+        payload = None
     return WatermarkReading(found=payload is not None, payload=payload, score=round(best.score, 4), bits=bits,
                             crop=(round(best.vis_w, 4), round(best.vis_h, 4), best.ox, best.oy))
 
