@@ -395,7 +395,8 @@ def accelerated(backend: Any, *, cache: CachePolicy | None, loras: Sequence[Lora
         try:
             if cache is not None and not modules:
                 raise InvalidRequestError("cache", cache.kind, f"off for {backend.spec.name}")
-            if modules and _has_blocks(modules[0]):
+            # Counters alone only where diffusers is loaded anyway: kadr-tiny without a cache never imports it.
+            if modules and _has_blocks(modules[0]) and (cache is not None or pipeline_contexts):
                 applied = [apply_cache(m, cache, num_inference_steps, pipeline_contexts) for m in modules]
             if loras:
                 load = getattr(backend, "load_loras", None)
