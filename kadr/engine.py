@@ -218,6 +218,9 @@ class Engine:
         is_cancelled = _cancel_checker(cancel)
         report = on_progress or (lambda _p: None)
         plan = self.plan(request, backend.spec if backend is not None else None)
+        if loras and not plan.spec.takes_lora:
+            able = ", ".join(s.name for s in registry.all_specs() if s.takes_lora)
+            raise InvalidRequestError("lora", loras[0].path, f"no LoRA for {plan.spec.name}; models that take one: {able}")
         report(Progress("plan", 0, 0, 0.0, None, 0, len(plan.chunk_frames)))
         path = Path(output) if output is not None else self._default_output(plan, request.format)
         poster_path = path.with_suffix(".png")

@@ -86,6 +86,7 @@ class ModelSpec:
     # Per tier, where it differs from guidance_scale (a step-distilled tier runs without CFG: 1.0).
     tier_guidance: dict[str, float] = field(default_factory=dict)
     cacheable: bool = True  # False for denoisers without transformer blocks (SVD's UNet)
+    takes_lora: bool = False  # whether LoRA adapters load into it (diffusers' LoRA loaders)
 
     def guidance_for(self, tier: str) -> float:
         return self.tier_guidance.get(tier, self.guidance_scale)

@@ -77,6 +77,7 @@ class DiffusersSpec(ModelSpec):
     call_defaults: dict[str, Any] = field(default_factory=dict)  # extra pipeline keyword arguments
     allow_patterns: tuple[str, ...] = DIFFUSERS_LAYOUT  # files `kadr models pull` fetches
     licence: str = ""  # of the base weights, as the model card states it
+    takes_lora: bool = True  # Wan, LTX-Video and CogVideoX pipelines have diffusers' LoRA loaders
     tier_loras: dict[str, tuple[HubLora, ...]] = field(default_factory=dict)  # per tier: adapters it always loads
     # Per tier: a published time for one clip, with its device and source (shown by `kadr models`).
     expected_time: dict[str, str] = field(default_factory=dict)

@@ -36,6 +36,7 @@ DECODE_CHUNK, DECODE_CHUNK_LOW_MEMORY = 8, 2
 _COMMON: dict[str, Any] = dict(
     family="svd",
     cacheable=False,  # a UNet: the step caches here work on transformer blocks
+    takes_lora=False,  # StableVideoDiffusionPipeline has no LoRA loader
     licence="Stability AI Community License (model card)",
     tasks=(IMAGE_TO_VIDEO,),
     parameters=SVD_PARAMETERS,

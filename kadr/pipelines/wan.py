@@ -43,8 +43,8 @@ _SIZES_720P_32 = {"16:9": (1280, 704), "9:16": (704, 1280), "1:1": (960, 960)}
 _SIZES_480P_32 = {"16:9": (832, 480), "9:16": (480, 832), "1:1": (640, 640)}
 
 
-# Step caches per tier. First Block Cache at 0.1: ParaAttention's setting for video DiTs (HunyuanVideo,
-# Wan), about 1.6-2x there; on kadr-tiny's trained DiT bench/bench_acceleration.py measures the same policy.
+# Step caches per tier. First Block Cache at 0.1 (ParaAttention uses 0.08 on FLUX, about 2x there and on
+# HunyuanVideo); bench/bench_acceleration.py measures this policy on kadr-tiny's trained DiT (README).
 FAST_CACHE = CachePolicy("first-block", threshold=0.1, source="ParaAttention First Block Cache; bench_acceleration.py")
 
 # lightx2v's step- and CFG-distilled LoRAs for Wan 2.1 14B: 4 steps, guidance off (their model card).
