@@ -30,6 +30,7 @@ from kadr.camera import CAMERA_MOTIONS, CameraPath
 from kadr.errors import GenerationCancelled, InvalidRequestError
 from kadr.pipelines import registry
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
+from kadr.picture import FittedPicture, fit_picture
 from kadr.post.fidelity import PhotoAnchor
 from kadr.post.steps import ChunkInfo, KeepPhoto, LoopBlend, MatchColours, PostStage
 from kadr.request import (ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, VideoRequest,
@@ -215,10 +216,11 @@ class Engine:
         covered = plan.chunk_frames[0] + sum(n - 1 for n in plan.chunk_frames[1:])
         camera = CameraPath.from_motion(plan.camera, covered, plan.fps, plan.camera_speed)
         generator = torch.Generator(device="cpu").manual_seed(plan.seed)
-        condition = _fit_image(request.image, plan.width, plan.height) if request.image is not None else None
+        fitted = fit_picture(request.image, plan.width, plan.height) if request.image is not None else None
+        condition = fitted.frame if fitted is not None else None
         # 2. Post-processing (kadr.post.steps): steps on each model pass (their last frame conditions the
         #    next pass), then steps on the output stream before the encoder.
-        pass_steps, output_steps = _post_stages(plan, request, camera)
+        pass_steps, output_steps = _post_stages(plan, fitted, camera)
         out_width, out_height = output_steps.output_size(plan.width, plan.height)
         out_fps = output_steps.output_fps(plan.fps)
         tags = container_tags(request.prompt, plan.spec.name, plan.seed,
@@ -290,7 +292,8 @@ class Engine:
             "style": plan.style,
             "prompt": request.prompt,
             "final_prompt": plan.prompt,
-            "warnings": list(plan.warnings),
+            "warnings": list(plan.warnings) + ([fitted.note] if fitted is not None and fitted.note else []),
+            "image": None if fitted is None else {"size": list(request.image.size), "fit": fitted.mode},
             "post": pass_steps.describe() + output_steps.describe(),
             "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3),
                         "encode": round(encode_s, 3), "total": round(total_s, 3)},
@@ -431,24 +434,16 @@ def _final_prompt(understood: "PromptPlan | None", spec: ModelSpec) -> str:
     return final_prompt(understood, spec.family)
 
 
-def _fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
-    """Scale and centre-crop the conditioning image to cover (width, height)."""
-    scale = max(width / image.width, height / image.height)
-    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))), Image.LANCZOS)
-    left, top = (resized.width - width) // 2, (resized.height - height) // 2
-    return resized.crop((left, top, left + width, top + height))
-
-
-def _post_stages(plan: GenerationPlan, request: VideoRequest, camera: CameraPath) -> tuple[PostStage, PostStage]:
+def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath) -> tuple[PostStage, PostStage]:
     """The post steps of this generation: (on each model pass, on the output stream)."""
     pass_steps = PostStage([MatchColours()])
     if plan.spec.builtin:
         # kadr-tiny re-draws a photograph as the camera moves (17-22 dB on its last frame); the moved
         # photograph keeps it (31-37 dB, kadr.post.fidelity). Open models keep pictures on their own.
         anchor = None
-        if request.image is not None:
-            anchor = PhotoAnchor.from_image(request.image, (plan.width, plan.height),
-                                            max_zoom=float(camera.poses[:, 2].max()))
+        if fitted is not None:
+            anchor = PhotoAnchor.from_image(fitted.picture, (plan.width, plan.height),
+                                            max_zoom=float(camera.poses[:, 2].max()), mode=fitted.mode)
         pass_steps.append(KeepPhoto(camera, anchor))
     output_steps = PostStage()
     if plan.loop_overlap:
