@@ -115,7 +115,8 @@ def aligned_fidelity(first: np.ndarray, later: np.ndarray) -> Fidelity:
     if scale < 1.0:
         # Shrinking: low-pass first, as any correct resampling does, so aliasing does not count as detail.
         source = cv2.GaussianBlur(first, (0, 0), 0.5 * float(np.sqrt(1.0 / scale**2 - 1.0)) + 1e-3)
-    moved = cv2.warpAffine(source, matrix, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)
+    # Replicated edges: a black border would put a false edge (Laplacian detail) inside the cubic kernel's reach.
+    moved = cv2.warpAffine(source, matrix, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     inside = cv2.warpAffine(np.ones((h, w), np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     # Two pixels in from the covered edge: bilinear warping mixes the border into the last pixel.
