@@ -201,7 +201,9 @@ def bench_interpolate(quick: bool) -> dict[str, Any]:
                      "blend_psnr": round(interpolation_psnr(clip, lambda a, b: interpolate_middle(a, b, "blend")), 2)})
     step = Interpolate(FPS, 2 * FPS, "flow")
     t = time.perf_counter()
-    made = len(step.process(clip)) + len(step.flush() or [])
+    made = len(step.process(clip))
+    tail = step.flush()
+    made += 0 if tail is None else len(tail)
     seconds = time.perf_counter() - t
     return {"held_out": "odd frames of 49-frame text-to-video clips rebuilt from their neighbours",
             "flow_psnr_mean": round(float(np.mean([r["flow_psnr"] for r in rows])), 2),

@@ -86,7 +86,7 @@ class PostStage:
     def flush(self) -> np.ndarray | None:
         """What every step still holds, passed through the steps after it."""
         out: np.ndarray | None = None
-        for i, step in enumerate(self.steps):
+        for step in self.steps:
             if out is not None and len(out):
                 out = step.process(out)
             tail = step.flush()

@@ -13,7 +13,6 @@ resample then lands on the exact size, so any target works.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -108,4 +107,3 @@ def realesrgan_available() -> str | None:
 
 
 __all__ = ["UPSCALE_CHOICES", "Upscale", "parse_target", "realesrgan_available", "upscale_frame", "upscaled_size"]
-_ = math
