@@ -181,3 +181,21 @@ def test_image_to_video_keeps_every_photograph_under_every_camera_move(engine, t
     for motion in SWEEP[name]:
         frames, decoded, report, _ = _i2v(engine, tmp_path, name, motion, monkeypatch)
         _assert_keeps_photo(frames, decoded, report, motion)
+
+
+def test_text_to_video_stays_as_sharp_as_its_first_keyframe(engine, tmp_path, monkeypatch) -> None:
+    from kadr.request import VideoRequest
+    from kadr.video import encode
+    from kadr.video.checks import check_video
+
+    handed: list[np.ndarray] = []
+    write = encode.VideoWriter.write
+    monkeypatch.setattr(encode.VideoWriter, "write", lambda self, frames: (handed.append(frames.copy()), write(self, frames))[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = engine.generate(VideoRequest(prompt="Закат над морем, волны, панорама слева направо", seed=205, duration=5),
+                                 tmp_path / "t2v.mp4")
+    frames = np.concatenate(handed)
+    fid = clip_fidelity(frames)
+    assert fid["last"].sharpness_ratio >= 0.8 and fid["middle"].sharpness_ratio >= 0.8, fid
+    assert check_video(result.path, camera="pan_right")["camera_ok"]
