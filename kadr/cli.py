@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--camera", help="the camera motion the video should show")
     check.set_defaults(func=_cmd_check)
 
+    from kadr.post.cli import register as register_post
+
+    register_post(sub)
     try:
         from kadr.service.cli import register as register_service
     except ImportError:  # the service layer is optional at import time

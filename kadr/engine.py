@@ -31,7 +31,9 @@ from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvaila
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
-from kadr.post.continuity import LoopBlender, match_colors
+from kadr.picture import FittedPicture, fit_picture
+from kadr.post.fidelity import PhotoAnchor
+from kadr.post.steps import ChunkInfo, FrameFunction, KeepPhoto, LoopBlend, MatchColours, PostStage
 from kadr.provenance import output_provenance
 from kadr.request import (ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, VideoRequest,
                           parse_size)
@@ -236,28 +238,36 @@ class Engine:
             raise ModelNotAvailableError(f"{plan.spec.name}: the {request.tier} tier's adapter {missing[0]} is not here; "
                                          f"run `kadr models pull {plan.spec.name}`")
 
+        # 1. The camera path: poses for every frame the passes make, trimmed ones included.
         tracker = _StepTracker(plan, report, is_cancelled)
-        # Poses for every frame the passes make, trimmed ones included: (sum of new frames per pass, 3).
         covered = plan.chunk_frames[0] + sum(n - 1 for n in plan.chunk_frames[1:])
         camera = CameraPath.from_motion(plan.camera, covered, plan.fps, plan.camera_speed)
         generator = torch.Generator(device="cpu").manual_seed(plan.seed)
-        condition = _fit_image(request.image, plan.width, plan.height) if request.image is not None else None
-        loop = LoopBlender(plan.num_frames, plan.loop_overlap) if plan.loop_overlap else None
+        fitted = fit_picture(request.image, plan.width, plan.height) if request.image is not None else None
+        condition = fitted.frame if fitted is not None else None
+        # 2. Post-processing (kadr.post.steps): steps on each model pass (their last frame conditions the
+        #    next pass), then steps on the output stream before the encoder.
+        pass_steps, output_steps = _post_stages(plan, fitted, camera)
+        out_width, out_height = output_steps.output_size(plan.width, plan.height)
+        out_fps = output_steps.output_fps(plan.fps)
         tags = container_tags(request.prompt, plan.spec.name, plan.seed,
                               {"camera": plan.camera, "style": plan.style, "tier": request.tier})
         # Provenance: a signed C2PA manifest on the file and poster, an invisible mark in the frames.
         marked = output_provenance(model=plan.spec.name, family=plan.spec.family, task=plan.task, output=path,
-                                   size=even_size(plan.width, plan.height), input_image=condition)
+                                   size=even_size(out_width, out_height), input_image=condition)
+        if marked.payload is not None:  # the frame watermark is opt-in (KADR_WATERMARK=1) until it meets its targets
+            mark_w, mark_h = even_size(out_width, out_height)  # the encoder's size: the mark is read back at it
+            output_steps.append(FrameFunction("watermark", lambda frames: marked.mark(frames[:, :mark_h, :mark_w])))
         encode_s = 0.0
         poster: np.ndarray | None = None
         made = 0  # frames produced so far (before loop folding)
         with accelerated(model, cache=plan.cache, loras=plan.tier_loras + tuple(loras),
                          num_inference_steps=plan.steps) as speedups, \
-                VideoWriter(path, fps=plan.fps, width=plan.width, height=plan.height, fmt=request.format, tags=tags,
+                VideoWriter(path, fps=round(out_fps), width=out_width, height=out_height, fmt=request.format, tags=tags,
                             provenance=marked.record) as writer:
             for index, n in enumerate(plan.chunk_frames):
+                # 3. One model pass; a continuation pass starts on the previous pass's last frame, already written.
                 tracker.start_chunk(index)
-                # A continuation pass starts on the previous pass's last frame, which is already written.
                 first = 0 if index == 0 else 1
                 path_slice = camera.slice(max(0, made - first), max(0, made - first) + n)
                 out = model(
@@ -267,14 +277,15 @@ class Engine:
                     generator=generator, camera=path_slice, callback_on_step_end=tracker.on_step,
                 )
                 frames = _checked_frames(out.frames, n, plan)
-                if index > 0:
-                    frames = match_colors(frames, np.asarray(condition))
+                # 4. The pass's post steps, then its new frames through the output steps into the encoder.
+                info = ChunkInfo(start=max(0, made - first), repeated=first,
+                                 condition=np.asarray(condition) if index > 0 and condition is not None else None)
+                frames = pass_steps.process(frames, info)
                 new = frames[first: first + plan.generated_frames - made]
                 made += len(new)
                 condition = Image.fromarray(frames[-1])
                 t_enc = time.perf_counter()
-                ready = loop.process(new) if loop else new
-                ready = marked.mark(ready[:, : writer.height, : writer.width])
+                ready = output_steps.process(new)
                 if poster is None and len(ready):
                     poster = ready[min(len(ready) - 1, plan.fps // 2)].copy()
                 if len(ready):
@@ -284,6 +295,11 @@ class Engine:
                     raise GenerationCancelled("cancelled")
                 if made >= plan.generated_frames:
                     break
+            # 5. Frames the output steps still hold, then the encoder's flush.
+            tail = output_steps.flush()
+            if tail is not None and len(tail):
+                writer.write(tail)
+                poster = tail[0].copy() if poster is None else poster
             report(Progress("encode", tracker.done, tracker.total, 0.99, 0.0, len(plan.chunk_frames), len(plan.chunk_frames)))
             t_enc = time.perf_counter()
         encode_s += time.perf_counter() - t_enc  # the flush in VideoWriter.__exit__
@@ -299,10 +315,10 @@ class Engine:
             "task": plan.task,
             "seed": plan.seed,
             "frames": writer.frames_written,
-            "fps": plan.fps,
+            "fps": writer.fps,
             "width": writer.width,
             "height": writer.height,
-            "duration": round(writer.frames_written / plan.fps, 3),
+            "duration": round(writer.frames_written / writer.fps, 3),
             "aspect": plan.aspect,
             "format": request.format,
             "tier": request.tier,
@@ -312,7 +328,9 @@ class Engine:
             "style": plan.style,
             "prompt": request.prompt,
             "final_prompt": plan.prompt,
-            "warnings": list(plan.warnings),
+            "warnings": list(plan.warnings) + ([fitted.note] if fitted is not None and fitted.note else []),
+            "image": None if fitted is None else {"size": list(request.image.size), "fit": fitted.mode},
+            "post": pass_steps.describe() + output_steps.describe(),
             "acceleration": {**getattr(model, "load_report", {"attention": "sdpa", "compile": None}), **speedups},
             "provenance": marked.summary(),
             "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3),
@@ -454,12 +472,21 @@ def _final_prompt(understood: "PromptPlan | None", spec: ModelSpec) -> str:
     return final_prompt(understood, spec.family)
 
 
-def _fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
-    """Scale and centre-crop the conditioning image to cover (width, height)."""
-    scale = max(width / image.width, height / image.height)
-    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))), Image.LANCZOS)
-    left, top = (resized.width - width) // 2, (resized.height - height) // 2
-    return resized.crop((left, top, left + width, top + height))
+def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath) -> tuple[PostStage, PostStage]:
+    """The post steps of this generation: (on each model pass, on the output stream)."""
+    pass_steps = PostStage([MatchColours()])
+    if plan.spec.builtin:
+        # kadr-tiny re-draws a photograph as the camera moves (17-22 dB on its last frame); the moved
+        # photograph keeps it (31-37 dB, kadr.post.fidelity). Open models keep pictures on their own.
+        anchor = None
+        if fitted is not None:
+            anchor = PhotoAnchor.from_image(fitted.picture, (plan.width, plan.height),
+                                            max_zoom=float(camera.poses[:, 2].max()), mode=fitted.mode)
+        pass_steps.append(KeepPhoto(camera, anchor))
+    output_steps = PostStage()
+    if plan.loop_overlap:
+        output_steps.append(LoopBlend(plan.num_frames, plan.loop_overlap))
+    return pass_steps, output_steps
 
 
 def _checked_frames(frames: np.ndarray, n: int, plan: GenerationPlan) -> np.ndarray:

@@ -7,31 +7,28 @@ here: they are soft and the engine rounds them with a warning when it plans the 
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from kadr.camera import CAMERA_MOTIONS, validate_motion
 from kadr.errors import InvalidRequestError
 from kadr.pipelines.acceleration import check_cache_choice
+from kadr.picture import IMAGE_FORMATS, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, load_image  # noqa: F401 (re-exported)
 
 ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4)}
 STYLES: tuple[str, ...] = ("realistic", "cinematic", "animation", "artistic")
 TIERS: tuple[str, ...] = ("fast", "high")
 FORMATS: tuple[str, ...] = ("mp4", "webm", "gif")
-IMAGE_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
 
 DEFAULT_DURATION_S = 5.0
 DEFAULT_ASPECT = "16:9"
 MIN_DURATION_S = 1.0
 MAX_DURATION_S = 30.0
 MAX_PROMPT_CHARS = 2000
-MAX_IMAGE_PIXELS = 50_000_000  # 50 megapixels: anything larger is refused as a decompression bomb
-MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MIN_FPS, MAX_FPS = 1, 60
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 4096
@@ -105,62 +102,6 @@ class VideoRequest:
     def with_(self, **changes: Any) -> "VideoRequest":
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
-
-
-def load_image(value: ImageInput, field_name: str = "image") -> Image.Image:
-    """Open a PNG, JPEG or WebP from a path, bytes or PIL image; return it as RGB.
-
-    Refuses empty files, non-images, corrupt data, other formats and anything over 50 megapixels
-    (checked from the header, before any pixel is decoded), each with a message naming the problem.
-    """
-    if isinstance(value, Image.Image):
-        _check_pixels(value.size, field_name)
-        return value.convert("RGB")
-    if isinstance(value, (str, Path)):
-        path = Path(value)
-        if not path.is_file():
-            raise InvalidRequestError(field_name, str(value), "the path of an existing PNG, JPEG or WebP file")
-        size = path.stat().st_size
-        if size > MAX_IMAGE_BYTES:
-            raise InvalidRequestError(field_name, f"{path.name} ({size} bytes)", f"an image file of at most {MAX_IMAGE_BYTES // 2**20} MB")
-        data = path.read_bytes()
-        label = path.name
-    elif isinstance(value, (bytes, bytearray)):
-        data = bytes(value)
-        label = f"<{len(data)} bytes>"
-    else:
-        raise InvalidRequestError(field_name, type(value).__name__, "a path, bytes or a PIL image (PNG, JPEG or WebP)")
-    if not data:
-        raise InvalidRequestError(field_name, f"{label} (empty file)", "a non-empty PNG, JPEG or WebP image")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidRequestError(field_name, label, f"an image file of at most {MAX_IMAGE_BYTES // 2**20} MB")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
-            fmt = probe.format
-            pixels_size = probe.size
-    except UnidentifiedImageError:
-        raise InvalidRequestError(field_name, f"{label} (not an image)", "a PNG, JPEG or WebP image") from None
-    except Image.DecompressionBombError:
-        raise InvalidRequestError(field_name, f"{label} (too many pixels)", "an image of at most 50 megapixels") from None
-    except (OSError, SyntaxError, ValueError) as exc:  # a header cut short or garbled
-        raise InvalidRequestError(field_name, f"{label} (corrupt image header: {exc})", "a complete, readable PNG, JPEG or WebP image") from None
-    if fmt not in IMAGE_FORMATS:
-        raise InvalidRequestError(field_name, f"{label} ({fmt} image)", "a PNG, JPEG or WebP image")
-    _check_pixels(pixels_size, field_name)
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            return img.convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidRequestError(field_name, f"{label} (corrupt {fmt} data: {exc})", "a complete, readable PNG, JPEG or WebP image") from None
-
-
-def _check_pixels(size: tuple[int, int], field_name: str) -> None:
-    w, h = size
-    if w * h > MAX_IMAGE_PIXELS:
-        raise InvalidRequestError(field_name, f"{w}x{h} ({w * h / 1e6:.1f} megapixels)", "an image of at most 50 megapixels")
-    if w < 8 or h < 8:
-        raise InvalidRequestError(field_name, f"{w}x{h}", "an image at least 8x8 pixels")
 
 
 def _check_prompt(value: Any, name: str, required: bool) -> str:

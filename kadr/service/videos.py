@@ -233,7 +233,7 @@ class VideoService:
         if size is not None and size[0] * size[1] > self.limits.max_image_pixels:
             raise InvalidRequestError("input_reference", f"{image.filename} ({size[0]}x{size[1]})",
                                       f"an image of at most {self.limits.max_image_pixels / 1e6:g} megapixels")
-        return load_image(image.data, "input_reference")
+        return load_image(image.data, "input_reference", name=image.filename)
 
     # ---- read, cancel, delete ----------------------------------------------------------------------
 

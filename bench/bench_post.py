@@ -1,0 +1,235 @@
+"""Post-processing figures, printed as one JSON object (timings on a shared machine are noisy: compare
+the ratios within one run).
+
+    python bench/bench_post.py                         # every section
+    python bench/bench_post.py --sections upscale,interpolate --quick
+
+Sections:
+  fidelity     image-to-video on skimage photographs (never trained on), every camera move: the last and
+               middle frames against the first frame aligned to them (PSNR over covered pixels, sharpness
+               ratio), kadr-tiny's own frames vs the photo-keeping post step
+  t2v          text-to-video on the public evaluation prompts (eval/prompts.json) through the engine: the
+               camera check on the MP4 against the request, sharpness of the last frame vs the first
+  upscale      seconds per output second at x2, x4, 720p; sharpness (variance of the Laplacian) and
+               flicker against bicubic
+  interpolate  seconds per output second doubling 24 fps; PSNR of held-out middle frames of rendered
+               clips, flow vs a plain blend
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kadr.camera import CAMERA_MOTIONS, CameraPath  # noqa: E402
+from kadr.post.quality import clip_fidelity, interpolation_psnr, sharpness  # noqa: E402
+
+W, H, FPS, N = 256, 144, 24, 121  # the fast tier's 16:9 size, 5 s
+
+
+def photographs() -> dict[str, Image.Image]:
+    """A face, a product cut out on transparency (composited by the loader), a cat, an outdoor scene."""
+    import io
+
+    import skimage.data
+
+    from kadr.picture import load_image
+
+    rgb = skimage.data.coffee()[:, 50:550]
+    yy, xx = np.mgrid[:400, :500]
+    alpha = ((((xx - 250) / 200.0) ** 2 + ((yy - 200) / 160.0) ** 2) < 1).astype(np.uint8) * 255
+    buffer = io.BytesIO()
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(buffer, format="PNG")
+    return {"astronaut": Image.fromarray(skimage.data.astronaut()), "product_rgba": load_image(buffer.getvalue()),
+            "chelsea": Image.fromarray(skimage.data.chelsea()), "rocket": Image.fromarray(skimage.data.rocket())}
+
+
+def _pipeline():
+    from kadr.pipelines import registry
+
+    return registry.load_backend(registry.get_spec("kadr-tiny"))
+
+
+def _render(pipe, image, motion: str, prompt: str = "", seed: int = 1, frames: int = N) -> np.ndarray:
+    return pipe(prompt=prompt, negative_prompt=None, image=image, height=H, width=W, num_frames=frames, fps=FPS,
+                num_inference_steps=6, guidance_scale=4.0, generator=torch.Generator().manual_seed(seed),
+                camera=CameraPath.from_motion(motion, frames, FPS), callback_on_step_end=None).frames
+
+
+def _fid(frames: np.ndarray) -> dict[str, float]:
+    f = clip_fidelity(frames)
+    return {"middle_psnr": round(f["middle"].psnr, 2), "last_psnr": round(f["last"].psnr, 2),
+            "last_sharpness_ratio": round(f["last"].sharpness_ratio, 3)}
+
+
+SHEET_MOTION = {"astronaut": "zoom_in", "product_rgba": "pan_right", "chelsea": "zoom_out", "rocket": "tilt_up"}
+
+
+def bench_fidelity(quick: bool, sheet: Path | None = None) -> dict[str, Any]:
+    from kadr.picture import fit_picture
+    from kadr.post.fidelity import PhotoAnchor, keep_photo
+
+    pipe = _pipeline()
+    rows = []
+    stills: list[tuple[str, np.ndarray]] = []
+    pictures = photographs()
+    for name, picture in (list(pictures.items())[:2] if quick else pictures.items()):
+        fitted = fit_picture(picture, W, H)
+        for motion in (("pan_right", "zoom_out") if quick else CAMERA_MOTIONS):
+            raw = _render(pipe, fitted.frame, motion)
+            camera = CameraPath.from_motion(motion, N, FPS)
+            t = time.perf_counter()
+            anchor = PhotoAnchor.from_image(fitted.picture, (W, H), max_zoom=float(camera.poses[:, 2].max()), mode=fitted.mode)
+            kept = keep_photo(raw, anchor, camera.poses)
+            seconds = time.perf_counter() - t
+            if SHEET_MOTION.get(name) == motion:
+                stills += [(f"before: {name}, {motion}", raw), (f"after: {name}, {motion}", kept)]
+            rows.append({"photo": name, "motion": motion, "model": _fid(raw), "kept": _fid(kept),
+                         "keep_photo_s_per_output_s": round(seconds / (N / FPS), 3)})
+    if sheet is not None and stills:
+        from training.evaluate import contact_sheet
+
+        contact_sheet(stills, sheet, columns=2)  # each row: a photograph before | after, frames 0, middle, last
+    kept_last = [r["kept"]["last_psnr"] for r in rows]
+    return {"clips": len(rows), "kept_last_psnr_min": min(kept_last),
+            "model_last_psnr_min": min(r["model"]["last_psnr"] for r in rows),
+            "kept_sharpness_ratio_min": min(r["kept"]["last_sharpness_ratio"] for r in rows),
+            "kept_middle_psnr_min": min(r["kept"]["middle_psnr"] for r in rows), "rows": rows}
+
+
+def _eval_prompts() -> list[dict[str, Any]]:
+    data = json.loads((ROOT / "eval" / "prompts.json").read_text(encoding="utf-8"))
+    return [p for p in data["prompts"] if p.get("camera")]
+
+
+def _camera_agrees(wanted: str, measured: str) -> bool:
+    if wanted == "any":
+        return True
+    if wanted == "any_motion":
+        return measured != "static"
+    if wanted == "lateral":
+        return measured in ("pan_left", "pan_right")
+    return wanted == measured
+
+
+def bench_t2v(quick: bool) -> dict[str, Any]:
+    from kadr.engine import Engine
+    from kadr.post.quality import aligned_fidelity
+    from kadr.request import VideoRequest
+    from kadr.video.checks import check_video, read_video
+
+    engine = Engine()
+    rows = []
+    prompts = _eval_prompts()[:4] if quick else _eval_prompts()
+    with tempfile.TemporaryDirectory() as folder:
+        for i, p in enumerate(prompts):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = engine.generate(VideoRequest(prompt=p["text"], seed=200 + i, duration=5), Path(folder) / f"{i}.mp4")
+            report = check_video(result.path)
+            frames, _ = read_video(result.path)
+            fid = aligned_fidelity(frames[0], frames[-1])
+            rows.append({"prompt": p["text"], "wanted": p["camera"], "planned": result.metadata["camera"],
+                         "measured": report["camera"], "agrees": _camera_agrees(p["camera"], report["camera"]),
+                         "last_sharpness_ratio": round(fid.sharpness_ratio, 3), "last_psnr": round(fid.psnr, 2)})
+    return {"clips": len(rows), "camera_agreement": round(float(np.mean([r["agrees"] for r in rows])), 3),
+            "sharpness_ratio_min": min(r["last_sharpness_ratio"] for r in rows), "rows": rows}
+
+
+def _rendered_clip(frames: int) -> np.ndarray:
+    """A kadr-tiny image-to-video clip with its photograph kept (what the upscaler receives)."""
+    from kadr.picture import fit_picture
+    from kadr.post.fidelity import PhotoAnchor, keep_photo
+
+    picture = photographs()["astronaut"]
+    fitted = fit_picture(picture, W, H)
+    camera = CameraPath.from_motion("zoom_in", frames, FPS)
+    raw = _render(_pipeline(), fitted.frame, "zoom_in", frames=frames)
+    anchor = PhotoAnchor.from_image(fitted.picture, (W, H), max_zoom=float(camera.poses[:, 2].max()))
+    return keep_photo(raw, anchor, camera.poses)
+
+
+def bench_upscale(quick: bool) -> dict[str, Any]:
+    from kadr.post.upscale import Upscale, realesrgan_available
+    from kadr.video.checks import flicker
+
+    clip = _rendered_clip(9 if quick else 25)
+    out: dict[str, Any] = {"input": f"{W}x{H}", "frames": len(clip), "realesrgan": realesrgan_available() or "available"}
+    for target in ("2", "4", "720p"):
+        row: dict[str, Any] = {}
+        results = {}
+        for method in ("bicubic", "lanczos", "realesrgan"):
+            step = Upscale(target, method)  # type: ignore[arg-type]
+            size = step.output_size(W, H)
+            step.process(clip[:1])  # loads the network once
+            t = time.perf_counter()
+            results[method] = step.process(clip)
+            seconds = time.perf_counter() - t
+            row[method] = {"s_per_output_s": round(seconds / (len(clip) / FPS), 2),
+                           "sharpness": round(float(np.mean([sharpness(f) for f in results[method]])), 1),
+                           "flicker": round(flicker(results[method]), 3)}
+        row["size"] = f"{size[0]}x{size[1]}"
+        row["realesrgan_sharpness_vs_bicubic"] = round(row["realesrgan"]["sharpness"] / row["bicubic"]["sharpness"], 2)
+        row["realesrgan_flicker_vs_bicubic"] = round(row["realesrgan"]["flicker"] / max(row["bicubic"]["flicker"], 1e-6), 2)
+        row["realesrgan_5s_clip_s"] = round(row["realesrgan"]["s_per_output_s"] * 5, 1)
+        out[f"x{target}" if target.isdigit() else target] = row
+    return out
+
+
+def bench_interpolate(quick: bool) -> dict[str, Any]:
+    from kadr.post.interpolate import Interpolate, interpolate_middle
+
+    pipe = _pipeline()
+    rows = []
+    for motion in (("pan_right", "zoom_in") if quick else ("static", "pan_right", "tilt_up", "zoom_in", "zoom_out")):
+        clip = _render(pipe, None, motion, prompt="Закат над морем, волны", seed=7, frames=49)
+        rows.append({"motion": motion,
+                     "flow_psnr": round(interpolation_psnr(clip, lambda a, b: interpolate_middle(a, b, "flow")), 2),
+                     "blend_psnr": round(interpolation_psnr(clip, lambda a, b: interpolate_middle(a, b, "blend")), 2)})
+    step = Interpolate(FPS, 2 * FPS, "flow")
+    t = time.perf_counter()
+    made = len(step.process(clip))
+    tail = step.flush()
+    made += 0 if tail is None else len(tail)
+    seconds = time.perf_counter() - t
+    return {"held_out": "odd frames of 49-frame text-to-video clips rebuilt from their neighbours",
+            "flow_psnr_mean": round(float(np.mean([r["flow_psnr"] for r in rows])), 2),
+            "blend_psnr_mean": round(float(np.mean([r["blend_psnr"] for r in rows])), 2),
+            "flow_s_per_output_s_48fps": round(seconds / (made / (2 * FPS)), 3), "rows": rows}
+
+
+SECTIONS = {"fidelity": bench_fidelity, "t2v": bench_t2v, "upscale": bench_upscale, "interpolate": bench_interpolate}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sheet", type=Path, default=None, help="fidelity: write the before/after contact sheet PNG here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")
+    report: dict[str, Any] = {}
+    for name in args.sections.split(","):
+        t = time.perf_counter()
+        report[name] = SECTIONS[name](args.quick, args.sheet) if name == "fidelity" else SECTIONS[name](args.quick)
+        report[name]["seconds"] = round(time.perf_counter() - t, 1)
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
