@@ -31,7 +31,7 @@ from kadr.service.store import Database, JobStore, UserStore
 # The built-in model's smallest settings: a 1 s clip in about a second.
 TINY = {"prompt": "a red ball rolls on the grass", "seconds": "1", "quality": "fast", "size": "32x32", "fps": 8}
 # Long enough to act on while it runs (several seconds of denoising), short enough for the suite.
-SLOW = {"prompt": "sea waves at sunset, slow pan", "seconds": "4", "quality": "high", "size": "128x72", "fps": 8}
+SLOW = {"prompt": "sea waves at sunset, slow pan", "seconds": "10", "quality": "high", "size": "256x144", "fps": 8}
 
 FAST_FAULTS = {  # what makes faults show quickly: short retry, reconcile and health cache periods
     "KADR_PROGRESS_INTERVAL_S": "0.05", "KADR_RECORD_RETRY_S": "0.2", "KADR_RECONCILE_INTERVAL_S": "0.5",

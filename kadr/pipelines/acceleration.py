@@ -399,6 +399,8 @@ def accelerated(backend: Any, *, cache: CachePolicy | None, loras: Sequence[Lora
             # Counters alone only where diffusers is loaded anyway: kadr-tiny without a cache never imports it.
             if modules and _has_blocks(modules[0]) and (cache is not None or pipeline_contexts):
                 applied = [apply_cache(m, cache, num_inference_steps, pipeline_contexts) for m in modules]
+                if hasattr(backend, "modules_required"):  # kadr-tiny on ONNX Runtime: hooks live on the modules
+                    backend.modules_required = True
             if loras:
                 load = getattr(backend, "load_loras", None)
                 if load is None:
@@ -412,6 +414,8 @@ def accelerated(backend: Any, *, cache: CachePolicy | None, loras: Sequence[Lora
                 backend.unload_loras()
             for one in applied:
                 one.remove()
+            if applied and hasattr(backend, "modules_required"):
+                backend.modules_required = False
             if cache is not None:
                 report["cache"] = cache.describe()
             if applied:

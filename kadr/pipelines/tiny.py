@@ -116,6 +116,8 @@ class KadrTinyPipeline:
         self.device = device
         self.networks = networks
         self.runtime: Runtime = "onnx" if networks is not None else "torch"
+        # Set while something hooks the PyTorch modules (a step cache): the calls must go through them.
+        self.modules_required = False
         self._null_text = null_text
 
     # ---- components --------------------------------------------------------------------------
@@ -162,7 +164,7 @@ class KadrTinyPipeline:
 
     def _transformer_call(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor, cam: torch.Tensor,
                           known: torch.Tensor, known_mask: torch.Tensor, pos_scale: float) -> torch.Tensor:
-        if self.networks is None:
+        if self.networks is None or self.modules_required:
             # An ordinary module call, so hooks and wrappers on ``self.transformer`` (step caches) apply.
             return self.transformer(x, t, text, cam, known, known_mask, pos_scale)
         return torch.from_numpy(self.networks.velocity(x.numpy(), t.numpy(), text.numpy(), cam.numpy(),
