@@ -13,8 +13,6 @@ import io
 import json
 import os
 import stat
-import sys
-import time
 import urllib.parse
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,6 +23,7 @@ from conftest import KadrServer, run_cli
 from PIL import Image
 
 import schema_fuzz
+from web_fixtures import studio_browser, studio_server  # noqa: F401  (pytest fixtures)
 
 # Zero workers: what these tests create stays queued (no generation burns the CPU), and the plan has no
 # request-rate limit worth the name, so a fuzzer's burst is never answered 429 in place of the real answer.
@@ -367,12 +366,34 @@ def test_the_openapi_document_tells_the_truth(idle_sqlite) -> None:
             assert openai_error(answer)["code"] == "method_not_allowed"
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_nothing(idle_sqlite) -> None:
-    """Every check, every phase, positive and negative data: a few hundred cases against the live server."""
+    """Every check, every phase, positive and negative data: a few hundred cases against the live server
+    (bench/bench_fuzz.py runs the same for 10,000 and more)."""
     server, key = idle_sqlite
-    report = schema_fuzz.run(server.url, key, max_examples=4, seed=12, request_timeout_s=20)
+    report = schema_fuzz.run(server.url, key, max_examples=3, seed=12, request_timeout_s=20)
     print(json.dumps(report.as_dict()))
     assert report.cases >= 200, report.as_dict()
     assert report.errors == [], report.errors
     assert report.server_errors == 0 and not report.failures_by_check, "\n\n".join(report.failure_samples)
     no_tracebacks(server)
+
+
+@pytest.mark.slow
+def test_the_page_shows_the_servers_message(studio_server, studio_browser) -> None:
+    """The page posts to the API and shows what the server refused, in the server's words."""
+    context = studio_browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(studio_server.base + "/")
+        page.fill("#key-input", studio_server.key)
+        page.click("#signin-button")
+        page.wait_for_selector("#signin[hidden]", state="attached")
+        page.fill("#prompt", "waves\x1b[31m at dusk")
+        page.click("#submit")
+        page.wait_for_function("document.querySelector('#form-error').textContent.includes('U+001B')")
+        message = page.locator("#form-error").inner_text()
+        assert message.startswith("prompt: ") and "control character" in message, message
+        assert page.locator("#prompt").get_attribute("aria-invalid") == "true"
+    finally:
+        context.close()

@@ -38,7 +38,6 @@ from kadr.service.store import JobStore, QuotaExceeded, UserRecord, new_job_id
 DEFAULT_SECONDS = 4.0  # OpenAI's default
 OPENAI_TIER_ALIASES: tuple[tuple[str, str], ...] = (("sora-2-pro", "high"), ("sora-2", "fast"))
 Variant = Literal["video", "thumbnail", "spritesheet"]
-VARIANTS: tuple[str, ...] = ("video", "thumbnail", "spritesheet")
 
 # What the API admits, each stated once: the routes' validation and their OpenAPI schemas both read these.
 SECONDS_PATTERN = r"^([1-9]|[12][0-9]|30)$"  # a whole number of seconds, 1 to 30, as a string
