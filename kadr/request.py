@@ -33,6 +33,13 @@ MIN_FPS, MAX_FPS = 1, 60
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 4096
 
+# Text fields (prompts) hold no control characters but newline, carriage return and tab, and no lone
+# surrogates (they cannot be written as UTF-8). Refused rather than removed: a NUL or an escape sequence in a
+# prompt is a client's bug or a probe, and quietly changing what was sent would hide it.
+# TEXT_PATTERN is the same rule as a JSON-schema pattern (for the API's OpenAPI document).
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+_FORBIDDEN_CHAR_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
 ImageInput = Union[str, Path, bytes, bytearray, Image.Image]
 _SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
 
@@ -104,17 +111,30 @@ class VideoRequest:
         return replace(self, **changes)
 
 
-def _check_prompt(value: Any, name: str, required: bool) -> str:
+def check_text(value: Any, name: str, max_chars: int = MAX_PROMPT_CHARS, required: bool = False) -> str:
+    """A prompt-like text field, whitespace runs collapsed to one space; the one rule for the CLI, the API and the page.
+
+    Refused: a non-string, more than ``max_chars`` characters as sent, a control character other than newline,
+    carriage return and tab (or a lone surrogate), and, when ``required``, text that is blank.
+    """
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise InvalidRequestError(name, value, "text")
+    if len(value) > max_chars:
+        raise InvalidRequestError(name, f"{len(value)} characters", f"at most {max_chars} characters")
+    bad = _FORBIDDEN_CHAR_RE.search(value)
+    if bad is not None:
+        raise InvalidRequestError(name, f"the control character U+{ord(bad.group()):04X} at position {bad.start()}",
+                                  "text without control characters (newlines and tabs are fine)")
     text = " ".join(value.split())
     if required and not text:
         raise InvalidRequestError(name, value, "a non-empty description of the video (or an image for image-to-video)")
-    if len(text) > MAX_PROMPT_CHARS:
-        raise InvalidRequestError(name, f"{len(text)} characters", f"at most {MAX_PROMPT_CHARS} characters")
     return text
+
+
+def _check_prompt(value: Any, name: str, required: bool) -> str:
+    return check_text(value, name, MAX_PROMPT_CHARS, required)
 
 
 def _check_number(value: Any, name: str, low: float, high: float, allowed: str) -> float:
@@ -164,7 +184,9 @@ __all__ = [
     "FORMATS",
     "STYLES",
     "TIERS",
+    "TEXT_PATTERN",
     "VideoRequest",
+    "check_text",
     "load_image",
     "parse_size",
 ]

@@ -79,8 +79,9 @@ def test_a_user_never_sees_lists_or_downloads_another_users_video(live_server, u
         # Ann's id is no cursor for Bob: the same answer as an id that does not exist.
         foreign = bob.get("/v1/videos", params={"after": video["id"]})
         missing = bob.get("/v1/videos", params={"after": "video_000000000000000000000000"})
-        assert foreign.status_code == missing.status_code == 400
-        assert openai_error(foreign)["param"] == "after"
+        assert foreign.status_code == missing.status_code == 404
+        assert openai_error(foreign)["param"] == "after" and openai_error(foreign) == openai_error(missing) | {
+            "message": openai_error(foreign)["message"]}
         # Nothing Bob tried changed Ann's video.
         assert ann.get(f"/v1/videos/{video['id']}").json()["status"] == "completed"
         assert ann.get(f"/v1/videos/{video['id']}/content").status_code == 200

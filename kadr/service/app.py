@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from kadr import __version__
-from kadr.service.api import account, errors, events, system, verify, videos
+from kadr.service.api import account, bodies, errors, events, system, verify, videos
 from kadr.service.api.middleware import ServiceMiddleware
 from kadr.service.events import EventBus
 from kadr.service.health import HealthMonitor
@@ -71,11 +73,34 @@ class Housekeeping:
                 log.exception("housekeeping")
 
 
+def _openapi(app: FastAPI, settings: ServiceSettings) -> dict[str, Any]:
+    """FastAPI's document, told what it cannot see: the request bodies the routes read themselves (with this
+    server's models and prompt limit) and no 422 (validation errors answer 400 in OpenAI's shape)."""
+    if app.openapi_schema is None:
+        from kadr.pipelines import registry
+
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                             description="kadr's HTTP API: OpenAI's Videos API plus kadr's extensions (docs/api.md).")
+        here = [s.name for s in registry.all_specs() if s.builtin or registry.weights_present(s)]
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(bodies.request_schemas(here, settings.max_prompt_chars))
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        for item in schema["paths"].values():
+            for operation in item.values():
+                operation.get("responses", {}).pop("422", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time) -> FastAPI:
     metrics = ServiceMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything the service writes (job folders, videos, uploads; the workers, started below, inherit
+        # it) is its owner's alone: the data holds users' prompts and pictures.
+        os.umask(0o077)
         db = Database(settings.database_url)
         db.create_schema()
         plans = load_plans(settings.plans_path)
@@ -138,6 +163,7 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
 
     app = FastAPI(title="kadr", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None,
                   openapi_url="/openapi.json")
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     errors.install(app)
     app.add_middleware(ServiceMiddleware, metrics=metrics, max_body=settings.max_request_bytes)
     app.include_router(system.router)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
-from kadr.service.videos import parse_seconds
+from kadr.camera import CAMERA_MOTIONS
+from kadr.request import ASPECTS, STYLES, check_text
+from kadr.service.videos import SECONDS_SCHEMA, parse_seconds, text_schema
 
 
 class PromptCheck(BaseModel):
+    """The body of POST /v1/prompt/check (validated strictly, like a JSON POST /v1/videos)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str
-    camera: str | None = None
-    style: str | None = None
-    aspect: str | None = None
-    seconds: str | float | None = None
+    prompt: Annotated[str, WithJsonSchema(text_schema("The prompt to read.", required=True))]
+    camera: Literal[CAMERA_MOTIONS] | None = None  # type: ignore[valid-type]
+    style: Literal[STYLES] | None = None  # type: ignore[valid-type]
+    aspect: Literal[tuple(ASPECTS)] | None = None  # type: ignore[valid-type]
+    seconds: Annotated[Any, WithJsonSchema(SECONDS_SCHEMA)] = None
     has_image: bool = False
 
 
@@ -50,11 +54,9 @@ def list_models(created: int) -> list[dict[str, Any]]:
 
 def check_prompt(body: PromptCheck, max_chars: int) -> dict[str, Any]:
     """kadr.prompt's plan of the prompt (language, camera, style, score, advice) as a dict."""
-    from kadr.errors import InvalidRequestError
     from kadr.prompt import plan_prompt
 
-    if len(body.prompt) > max_chars:
-        raise InvalidRequestError("prompt", f"{len(body.prompt)} characters", f"at most {max_chars} characters")
-    seconds = parse_seconds(body.seconds) if body.seconds not in (None, "") else None
-    return plan_prompt(body.prompt, camera=body.camera or None, style=body.style or None, aspect=body.aspect or None,
-                       duration=seconds, has_image=body.has_image).to_dict()
+    prompt = check_text(body.prompt, "prompt", max_chars, required=True)
+    seconds = parse_seconds(body.seconds) if body.seconds is not None else None
+    return plan_prompt(prompt, camera=body.camera, style=body.style, aspect=body.aspect, duration=seconds,
+                       has_image=body.has_image).to_dict()

@@ -17,14 +17,17 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
+from annotated_types import Ge, Le
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from kadr.camera import CAMERA_MOTIONS
 from kadr.errors import InvalidRequestError, KadrError
 from kadr.provenance.policy import enforce_policy
-from kadr.request import ASPECTS, MAX_SIDE, VideoRequest, load_image
+from kadr.request import (ASPECTS, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MIN_FPS, STYLES, TEXT_PATTERN, TIERS,
+                          VideoRequest, check_text, load_image)
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.generation import INPUT_NAME
 from kadr.service.jobs import JobParams, JobRecord, NewJob, video_object
@@ -36,11 +39,49 @@ from kadr.service.store import JobStore, QuotaExceeded, UserRecord, new_job_id
 DEFAULT_SECONDS = 4.0  # OpenAI's default
 OPENAI_TIER_ALIASES: tuple[tuple[str, str], ...] = (("sora-2-pro", "high"), ("sora-2", "fast"))
 Variant = Literal["video", "thumbnail", "spritesheet"]
-_SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+
+# What the API admits, each stated once: the routes' validation and their OpenAPI schemas both read these.
+SECONDS_PATTERN = r"^([1-9]|[12][0-9]|30)$"  # a whole number of seconds, 1 to 30, as a string
+_SIDE = r"(1[6-9]|[2-9][0-9]|[1-9][0-9]{2}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-6])"  # 16 to 4096 (MAX_SIDE)
+SIZE_PATTERN = rf"^{_SIDE}x{_SIDE}$"
+# new_job_id()'s ids: "video_" and 24 hex digits. Anything else is no video, refused before the store.
+VIDEO_ID_PATTERN = r"^video_[0-9a-f]{24}$"
+VIDEO_ID_MAX = 30
+DATA_URL_PATTERN = r"^data:image/(png|jpeg|webp);base64,"
+_SECONDS_RE = re.compile(SECONDS_PATTERN)
+_SIZE_RE = re.compile(SIZE_PATTERN)
+_VIDEO_ID_RE = re.compile(VIDEO_ID_PATTERN)
+
+SECONDS_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "integer", "minimum": 1, "maximum": 30}, {"type": "string", "pattern": SECONDS_PATTERN},
+              {"type": "null"}],
+    "description": 'Whole seconds from 1 to 30, as a number or a string ("4", "8", "12"); default 4.',
+}
+
+
+def _integral(value: Any) -> Any:
+    """4.0 is the whole number 4 (JSON Schema's ``integer`` admits it too); 4.5 stays a float, to be refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = BeforeValidator(_integral)
+
+
+def text_schema(description: str, required: bool, max_chars: int = MAX_PROMPT_CHARS) -> dict[str, Any]:
+    """kadr.request.check_text's rule as JSON schema: no control characters, at most ``max_chars``; non-blank if required."""
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_chars, "pattern": TEXT_PATTERN,
+                              "description": description}
+    if required:
+        schema.update(minLength=1, allOf=[{"pattern": r"\S"}])
+    return schema
 
 
 class NotFound(KadrError):
-    """No such video for this user (another user's videos are 'not found' too)."""
+    """No such video for this user (another user's videos are 'not found' too); ``param`` names the field, if any."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class NotReady(KadrError):
@@ -48,22 +89,54 @@ class NotReady(KadrError):
 
 
 class CreateVideo(BaseModel):
-    """The body of POST /v1/videos: OpenAI's fields, then kadr's extras. Strings from a form are coerced."""
+    """The body of POST /v1/videos: OpenAI's fields, then kadr's extras (a new field here is in the API's schema).
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    JSON bodies are validated strictly (a number is no string, a string no number); form fields, all strings
+    on the wire, are read as their types. ``input_reference`` travels beside this model (UploadedImage).
+    """
 
-    prompt: str = ""
-    model: str | None = None
-    seconds: str | float | None = None
-    size: str | None = None
-    quality: Literal["fast", "high"] | None = None
-    style: str | None = None
-    camera: str | None = None
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    negative_prompt: str | None = None
-    fps: int | None = Field(None, ge=1, le=60)
-    aspect: str | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Annotated[str | None, WithJsonSchema(text_schema("What the video shows.", required=True))] = None
+    model: Annotated[str | None, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}],
+                                                 "description": "A model of GET /v1/models, or sora-2 / sora-2-pro "
+                                                                "(the fast / high tier's model)."})] = None
+    seconds: Annotated[Any, WithJsonSchema(SECONDS_SCHEMA)] = None
+    size: Annotated[str | None, AfterValidator(lambda size: _check_size(size)), WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": SIZE_PATTERN}, {"type": "null"}],
+         "description": "WIDTHxHEIGHT, each side 16 to 4096; mapped to the model's nearest aspect and resolution. "
+                        "Not with aspect."})] = None
+    quality: Literal[TIERS] | None = None  # type: ignore[valid-type]
+    style: Literal[STYLES] | None = None  # type: ignore[valid-type]
+    camera: Literal[CAMERA_MOTIONS] | None = None  # type: ignore[valid-type]
+    seed: Annotated[int, Ge(0), Le(MAX_SEED), WholeNumber] | None = None
+    negative_prompt: Annotated[str | None, WithJsonSchema({**text_schema("What to avoid.", required=False),
+                                                           "type": ["string", "null"]})] = None
+    fps: Annotated[int, Ge(MIN_FPS), Le(MAX_FPS), WholeNumber] | None = None
+    aspect: Annotated[Literal[tuple(ASPECTS)] | None, Field(description="Not with size.")] = None  # type: ignore[valid-type]
     loop: bool = False
+
+    @model_validator(mode="after")
+    def _size_or_aspect(self) -> "CreateVideo":
+        if {"size", "aspect"} <= self.model_fields_set:
+            raise InvalidRequestError("aspect", self.aspect, "leave it out when size is given (size sets the aspect)")
+        return self
+
+
+def _check_size(size: str | None) -> str | None:
+    if size is not None and not _SIZE_RE.fullmatch(size):
+        raise InvalidRequestError("size", size, f'WIDTHxHEIGHT with each side from 16 to {MAX_SIDE}, such as '
+                                                '"1280x720", "720x1280" or "256x144"')
+    return size
+
+
+def check_video_id(video_id: str) -> str:
+    """The id as it is when it could be a video's; NotFound (quoting it only when short) before any store sees it."""
+    if _VIDEO_ID_RE.fullmatch(video_id):
+        return video_id
+    if len(video_id) > VIDEO_ID_MAX:
+        raise NotFound(f"No video found with that id ({len(video_id)} characters; video ids have {VIDEO_ID_MAX}).")
+    raise NotFound(f"No video found with id {video_id!r}.")
 
 
 @dataclass(frozen=True)
@@ -87,18 +160,22 @@ class Content:
 
 
 def parse_seconds(value: Any) -> float:
-    allowed = 'a number of seconds from 1 to 30, such as "4", "8" or "12"'
-    if value is None or value == "":
+    """OpenAI's ``seconds``: a whole number from 1 to 30, or its string ("4"); None means the default (4)."""
+    allowed = 'a whole number of seconds from 1 to 30, such as 4 or "4", "8", "12"'
+    if value is None:
         return DEFAULT_SECONDS
-    if isinstance(value, bool):
-        raise InvalidRequestError("seconds", value, allowed)
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        raise InvalidRequestError("seconds", value, allowed) from None
-    if not (1.0 <= seconds <= 30.0):  # false for NaN too
-        raise InvalidRequestError("seconds", value, allowed)
-    return seconds
+    value = _integral(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 30:
+        return float(value)
+    if isinstance(value, str) and _SECONDS_RE.fullmatch(value):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        shown: Any = value if isinstance(value, bool) else f"a {type(value).__name__}"
+    elif isinstance(value, int) and abs(value) >= 10**12:
+        shown = f"a number of {len(str(abs(value)))} digits"
+    else:
+        shown = value
+    raise InvalidRequestError("seconds", shown, allowed)
 
 
 def tier_of(model: str | None, quality: str | None) -> str:
@@ -133,13 +210,9 @@ def map_size(size: str | None, aspect: str | None, spec: Any, tier: str) -> tupl
     """
     if size is None:
         return aspect or "16:9", None
-    match = _SIZE_RE.match(size)
-    allowed = f'WIDTHxHEIGHT with each side from 16 to {MAX_SIDE}, such as "1280x720", "720x1280" or "256x144"'
-    if not match:
-        raise InvalidRequestError("size", size, allowed)
+    match = _SIZE_RE.fullmatch(_check_size(size) or "")
+    assert match is not None  # _check_size refused anything else
     w, h = int(match.group(1)), int(match.group(2))
-    if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
-        raise InvalidRequestError("size", size, allowed)
     nearest = min(ASPECTS, key=lambda a: abs(math.log(w / h) - math.log(ASPECTS[a][0] / ASPECTS[a][1])))
     if aspect is not None and aspect != nearest:
         raise InvalidRequestError("aspect", aspect, f"{nearest} (the aspect of size {size}), or leave one of the two out")
@@ -175,11 +248,10 @@ class VideoService:
     # ---- create ------------------------------------------------------------------------------
 
     def create(self, user: UserRecord, body: CreateVideo, image: UploadedImage | None) -> JobRecord:
-        prompt = " ".join(body.prompt.split())
-        if len(prompt) > self.limits.max_prompt_chars:
-            raise InvalidRequestError("prompt", f"{len(prompt)} characters", f"at most {self.limits.max_prompt_chars} characters")
-        if not prompt and image is None:
-            raise InvalidRequestError("prompt", body.prompt, "a description of the video (or an input_reference image)")
+        # A prompt given must say something; only image-to-video may leave it out.
+        prompt = check_text(body.prompt, "prompt", self.limits.max_prompt_chars,
+                            required=image is None or body.prompt is not None)
+        negative_prompt = check_text(body.negative_prompt, "negative_prompt", self.limits.max_prompt_chars) or None
         enforce_policy(prompt, who=user.name)  # before anything is stored or charged
         seconds = parse_seconds(body.seconds)
         tier = tier_of(body.model, body.quality)
@@ -189,7 +261,7 @@ class VideoService:
         aspect, resolution = map_size(body.size, body.aspect, spec, tier)
         seed = body.seed if body.seed is not None else secrets.randbits(32)
         request = VideoRequest(
-            prompt=prompt, negative_prompt=body.negative_prompt, image=picture, duration=seconds, aspect=aspect,
+            prompt=prompt, negative_prompt=negative_prompt, image=picture, duration=seconds, aspect=aspect,
             resolution=resolution, fps=body.fps, style=body.style, camera=body.camera, tier=tier,  # type: ignore[arg-type]
             model=spec.name, seed=seed, loop=body.loop, format="mp4",
         )
@@ -238,19 +310,21 @@ class VideoService:
     # ---- read, cancel, delete ----------------------------------------------------------------------
 
     def get(self, user: UserRecord, video_id: str) -> JobRecord:
-        record = self.jobs.get(video_id, user.id)
+        record = self.jobs.get(check_video_id(video_id), user.id)
         if record is None:
             raise NotFound(f"No video found with id '{video_id}'.")
         return record
 
     def list(self, user: UserRecord, after: str | None, limit: int, order: Literal["asc", "desc"]) -> tuple[list[JobRecord], bool]:
+        if after is not None and not _VIDEO_ID_RE.fullmatch(after):
+            raise InvalidRequestError("after", after, "the id of one of your videos (video_ and 24 hex digits)")
         page = self.jobs.list(user.id, after=after, limit=limit, order=order)
         if page is None:
-            raise InvalidRequestError("after", after, "the id of one of your videos")
+            raise NotFound(f"after: no video found with id '{after}'.", param="after")
         return page
 
     def cancel(self, user: UserRecord, video_id: str) -> JobRecord:
-        record = self.jobs.cancel(video_id, user.id, self.clock())
+        record = self.jobs.cancel(check_video_id(video_id), user.id, self.clock())
         if record is None:
             raise NotFound(f"No video found with id '{video_id}'.")
         if record.status == "canceled":
@@ -259,7 +333,7 @@ class VideoService:
         return record
 
     def delete(self, user: UserRecord, video_id: str) -> JobRecord:
-        record = self.jobs.delete(video_id, user.id, self.clock())
+        record = self.jobs.delete(check_video_id(video_id), user.id, self.clock())
         if record is None:
             raise NotFound(f"No video found with id '{video_id}'.")
         self.stop_worker(video_id)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kadr.service.api.errors import ApiError
 from kadr.service.events import EventBus
@@ -48,7 +50,12 @@ async def plans(request: Request) -> PlanBook:
     return request.app.state.plans
 
 
-async def current_user(request: Request) -> UserRecord:
+# States the scheme in the OpenAPI document; the header is read below, for kadr's own 401 messages.
+bearer = HTTPBearer(auto_error=False, description="An API key from `kadr users add NAME`.")
+
+
+async def current_user(request: Request,
+                       _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> UserRecord:
     """Bearer auth, then the key's request rate. 401 without a valid key, 429 over the rate."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import reprlib
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,13 +13,37 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kadr.errors import InvalidRequestError
 from kadr.service.api.middleware import BodyTooLarge
+from kadr.service.api.models import ErrorResponse
 from kadr.service.store import QuotaExceeded
 from kadr.service.videos import NotFound, NotReady
 
 log = logging.getLogger("kadr.service.api")
 
+# How a refused value is quoted back: short, and shallow (a body may nest thousands of levels).
+_QUOTE = reprlib.Repr()
+_QUOTE.maxlevel, _QUOTE.maxstring, _QUOTE.maxother, _QUOTE.maxlong = 2, 60, 60, 40
+_QUOTE.maxlist = _QUOTE.maxtuple = _QUOTE.maxdict = 4
+
 # VideoRequest's field names -> the API's parameter names.
 PARAM_NAMES = {"duration": "seconds", "resolution": "size", "tier": "quality", "image": "input_reference"}
+
+
+# What each error status means, for the OpenAPI document (every one answers ErrorResponse).
+STATUS_MEANINGS: dict[int, str] = {
+    400: "Invalid request: a field, the body or a query parameter (the message and param say which).",
+    401: "Missing or wrong API key.",
+    404: "No such video for this key (other users' videos are not found either).",
+    409: "The video has no content yet (it is not completed).",
+    413: "The request body is larger than the server accepts.",
+    429: "Over the key's request rate (rate_limit_error, with retry-after) or the plan's quota (insufficient_quota).",
+    500: "The server had an error.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: these statuses, plus 401, 413, 429 and 500, which every /v1 route can answer."""
+    return {status: {"model": ErrorResponse, "description": STATUS_MEANINGS[status]}
+            for status in sorted({*statuses, 401, 413, 429, 500})}
 
 
 class ApiError(Exception):
@@ -53,18 +78,29 @@ def _invalid(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, message, code="invalid_value", param=param)
 
 
-def _validation(_: Request, exc: Exception) -> JSONResponse:
+def quote(value: Any) -> str:
+    """A refused value as messages show it: at most a line, never the whole of a huge or deep value."""
+    try:
+        return _QUOTE.repr(value)
+    except (ValueError, RecursionError):  # an int past the int-str conversion limit; nesting past the stack
+        return f"<{type(value).__name__}>"
+
+
+def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidRequestError):  # raised by a model's own check: its message names the field
+        return _invalid(request, cause)
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-    param = ".".join(loc) or None
+    param = ".".join(loc)[:40] or None
     kind = first.get("type", "")
     if kind == "extra_forbidden":
-        return error_response(400, f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
+        return error_response(400, f"Unknown parameter: {quote(param)}.", code="unknown_parameter", param=param)
     if kind == "missing":
         return error_response(400, f"Missing required parameter: '{param}'.", code="missing_required_parameter", param=param)
-    shown = first.get("input")
-    message = f"{param}: got {shown!r}; {first.get('msg', 'invalid value')}" if param else str(first.get("msg", "invalid request"))
+    msg = str(first.get("msg", "invalid value"))
+    message = f"{param}: got {quote(first.get('input'))}; {msg}" if param else msg
     return error_response(400, message, code="invalid_value", param=param)
 
 
@@ -78,20 +114,43 @@ def _quota(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _not_found(_: Request, exc: Exception) -> JSONResponse:
-    return error_response(404, str(exc), code="not_found")
+    assert isinstance(exc, NotFound)
+    return error_response(404, str(exc), code="not_found", param=exc.param)
 
 
 def _not_ready(_: Request, exc: Exception) -> JSONResponse:
     return error_response(409, str(exc), code="video_not_ready")
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the API routes whose path matches this request's (empty: no API route has this path).
+
+    Asked here because the studio page's files are mounted at "/": a method no route at the path takes
+    falls through to them, and they would answer 404, or 405 with their own ``Allow: GET, HEAD``.
+    """
+    from fastapi.routing import iter_route_contexts
+
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex = getattr(context.route, "path_regex", None)
+        if regex is not None and context.methods and regex.match(request.url.path):
+            methods |= set(context.methods)
+    return sorted(methods)
+
+
 def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path if len(request.url.path) <= 80 else request.url.path[:77] + "..."
+    if exc.status_code in (404, 405):
+        allowed = allowed_methods(request)
+        if allowed and request.method not in allowed:
+            return error_response(405, f"Method {request.method} is not allowed on {path}; allowed: "
+                                       f"{', '.join(allowed)}.", code="method_not_allowed",
+                                  headers={"allow": ", ".join(allowed)})
     if exc.status_code == 404:
-        message = f"Unknown request URL: {request.method} {request.url.path}."
-        return error_response(404, message, code="unknown_url")
+        return error_response(404, f"Unknown request URL: {request.method} {path}.", code="unknown_url")
     if exc.status_code == 405:
-        return error_response(405, f"Method {request.method} is not allowed on {request.url.path}.",
+        return error_response(405, f"Method {request.method} is not allowed on {path}.",
                               code="method_not_allowed", headers=dict(exc.headers or {}))
     return error_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 

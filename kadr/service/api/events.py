@@ -11,6 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from kadr.service.api import deps
+from kadr.service.api.errors import error_responses
+from kadr.service.api.videos import VideoId
 from kadr.service.events import EventBus, Subscription
 from kadr.service.jobs import video_object
 from kadr.service.store import UserRecord
@@ -20,6 +22,12 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(deps.current_user)])
 
 User = Annotated[UserRecord, Depends(deps.current_user)]
 HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+# One event's fields (schema of each event, as OpenAPI 3.2's itemSchema means it): ``data`` is a video object's JSON.
+EVENT_SCHEMA = {"type": "object", "properties": {
+    "data": {"type": "string", "contentMediaType": "application/json"},
+    "event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer"}}}
+STREAM = {"content": {"text/event-stream": {"schema": EVENT_SCHEMA}},
+          "description": "Server-Sent Events: one `data: <video object JSON>` per change, comments as keep-alives."}
 
 
 def _event(payload: dict[str, Any]) -> str:
@@ -49,8 +57,9 @@ async def _stream(bus: EventBus, sub: Subscription, first: list[dict[str, Any]],
         bus.unsubscribe(sub)
 
 
-@router.get("/videos/{video_id}/events")
-async def video_events(video_id: str, request: Request, user: User,
+@router.get("/videos/{video_id}/events", response_class=StreamingResponse,
+            responses={200: STREAM, **error_responses(404)})
+async def video_events(video_id: VideoId, request: Request, user: User,
                        service: Annotated[VideoService, Depends(deps.videos)]) -> StreamingResponse:
     bus: EventBus = request.app.state.bus
     sub = bus.subscribe(user.id, video_id)  # before reading the state, so no change falls in between
@@ -64,7 +73,7 @@ async def video_events(video_id: str, request: Request, user: User,
                              media_type="text/event-stream", headers=HEADERS)
 
 
-@router.get("/events")
+@router.get("/events", response_class=StreamingResponse, responses={200: STREAM, **error_responses()})
 async def all_events(request: Request, user: User) -> StreamingResponse:
     bus: EventBus = request.app.state.bus
     sub = bus.subscribe(user.id)

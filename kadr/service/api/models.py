@@ -7,6 +7,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 
+class ErrorObject(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error shape: every 4xx and 5xx answer of the API."""
+
+    error: ErrorObject
+
+
 class VideoError(BaseModel):
     code: str
     message: str

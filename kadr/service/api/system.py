@@ -15,7 +15,7 @@ from kadr.service.metrics import CONTENT_TYPE
 router = APIRouter()
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "The store is down."}})
 def healthz(request: Request) -> Response:
     state = request.app.state
     report = state.health.report()
@@ -32,6 +32,8 @@ def healthz(request: Request) -> Response:
                         headers={"cache-control": "no-store"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition format."}})
 def metrics(request: Request) -> Response:
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)

@@ -10,6 +10,7 @@ Write transactions are what keep quotas exact under races:
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +40,7 @@ class Database:
         self.dialect = parsed.get_backend_name()  # "sqlite" | "postgresql"
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(parsed.database))
             self.engine = create_engine(self.url, pool_size=20, max_overflow=20,
                                         connect_args={"check_same_thread": False, "timeout": 30})
             _sqlite_transactions(self.engine)
@@ -106,6 +107,18 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file (and any missing folder above it) readable by its owner only: it holds key hashes
+    and webhook secrets. SQLite gives its -wal and -shm files the database file's mode."""
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)  # a file made before this rule, or under a loose umask
 
 
 def _sqlite_transactions(engine: Engine) -> None:

@@ -1,0 +1,120 @@
+"""schemathesis against a live `kadr serve`: the one set-up of the in-suite run (tests/test_service_schema.py)
+and of the long one (bench/bench_fuzz.py).
+
+Every check runs, on every operation the OpenAPI document lists, with positive and negative data. One
+thing a JSON schema cannot say is filled in as a client would: an ``input_reference`` of a schema-valid
+(positive) case becomes a real PNG, since random bytes are no picture and the server rightly refuses them.
+Negative cases keep whatever the fuzzer made.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from PIL import Image
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import events
+
+
+def tiny_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (40, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = tiny_png()
+PNG_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
+
+
+@dataclass
+class FuzzReport:
+    cases: int = 0
+    server_errors: int = 0  # answers with a 5xx status
+    statuses: Counter = field(default_factory=Counter)
+    failures_by_check: Counter = field(default_factory=Counter)
+    failure_samples: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the fuzzer's own (network errors, timeouts, crashes)
+    wall_s: float = 0.0
+    stop_reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cases": self.cases, "server_errors": self.server_errors,
+                "failures_by_check": dict(self.failures_by_check), "fuzzer_errors": len(self.errors),
+                "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+                "wall_s": round(self.wall_s, 1), "stop_reason": self.stop_reason}
+
+
+def _real_image(_: Any, case: Any) -> Any:
+    """A positive case's input_reference as a real picture, in the shape the fuzzer chose for it."""
+    meta = getattr(case, "meta", None)
+    body = case.body
+    if (meta is None or not meta.generation.mode.is_positive or case.operation.path != "/v1/videos"
+            or not isinstance(body, dict) or "input_reference" not in body):
+        return case
+    value = body["input_reference"]
+    body["input_reference"] = (PNG_URL if isinstance(value, str) and case.media_type == "application/json"
+                               else {"image_url": PNG_URL} if isinstance(value, dict) else PNG)
+    return case
+
+
+def _describe(recorder: Any, case_id: str, check: Any) -> str:
+    failure = check.failure_info.failure
+    node = recorder.cases.get(case_id)
+    meta = getattr(node.value, "meta", None) if node is not None else None
+    where = f"{meta.phase.name} {meta.generation.mode}" if meta is not None else "?"
+    interaction = recorder.interactions.get(case_id)
+    answer = ""
+    if interaction is not None and interaction.response is not None:
+        answer = f"{interaction.response.status_code} {interaction.response.content[:300]!r}"
+    return (f"{check.name} ({where}): {failure.title}: {failure.message[:300]}\n"
+            f"{check.failure_info.code_sample[:700]}\n-> {answer}")
+
+
+def run(base_url: str, key: str, max_examples: int, *, max_time_s: float | None = None, seed: int | None = None,
+        workers: int = 1, request_timeout_s: float = 20.0) -> FuzzReport:
+    """All phases (examples, coverage, fuzzing, stateful) with every check; ``max_examples`` per operation and phase."""
+    config = SchemathesisConfig.from_dict({
+        "headers": {"Authorization": f"Bearer {key}"},
+        "workers": workers,
+        "request-timeout": request_timeout_s,
+        "max-stream-events": 2,
+        "checks": {"enabled": True},
+        "generation": {"max-examples": max_examples, "mode": "all"},
+        **({"seed": seed} if seed is not None else {}),
+        **({"max-time": max_time_s} if max_time_s else {}),
+    })
+    schema = schemathesis.openapi.from_url(base_url + "/openapi.json", config=config)
+    schema.hook("map_case")(_real_image)
+    report = FuzzReport()
+    started = time.perf_counter()
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            recorder = event.recorder
+            report.cases += len(recorder.cases)
+            for interaction in recorder.interactions.values():
+                if interaction.response is not None:
+                    report.statuses[interaction.response.status_code] += 1
+                    report.server_errors += interaction.response.status_code >= 500
+            for case_id, checks in recorder.checks.items():
+                for check in checks:
+                    if check.failure_info is not None:
+                        report.failures_by_check[check.name] += 1
+                        if len(report.failure_samples) < 20:
+                            report.failure_samples.append(_describe(recorder, case_id, check))
+        elif isinstance(event, events.NonFatalError):
+            error = event.value
+            report.errors.append(f"{event.phase} {event.label}: {type(error).__name__}: {error}; "
+                                 + "".join(traceback.format_tb(error.__traceback__)[-3:])[:1500])
+        elif isinstance(event, events.FatalError):
+            report.errors.append(f"fatal: {getattr(event, 'exception', event)!r}"[:1000])
+        elif isinstance(event, events.EngineFinished):
+            report.stop_reason = str(event.stop_reason)
+    report.wall_s = time.perf_counter() - started
+    return report
