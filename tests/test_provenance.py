@@ -211,3 +211,15 @@ def test_service_output_is_signed_verify_route_and_refusal_charges_nothing(live_
     assert body["verdict"].startswith("v.mp4: C2PA manifest valid")
     bad = httpx.post(live_server.url + "/v1/verify", headers=headers, files={"file": ("notes.txt", b"hi", "text/plain")})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "file"
+
+
+def test_verify_reads_a_files_kind_from_its_bytes_not_its_name() -> None:
+    from kadr.service.api.verify import sniff_suffix
+
+    assert sniff_suffix(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 8) == ".mp4"
+    assert sniff_suffix(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8) == ".png"
+    assert sniff_suffix(b"GIF89a" + b"\x00" * 8) == ".gif"
+    assert sniff_suffix(b"\xff\xd8\xff\xe0" + b"\x00" * 8) == ".jpg"
+    assert sniff_suffix(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == ".webp"
+    assert sniff_suffix(b"\x1a\x45\xdf\xa3" + b"\x00" * 8) == ".webm"
+    assert sniff_suffix(b"hello, not a picture") is None

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from kadr.provenance.policy import ContentRefused
 from kadr.service.api import deps
-from kadr.service.api.errors import ApiError, error_response
+from kadr.service.api.errors import ApiError, error_response, error_responses
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(deps.current_user)])
 
@@ -46,30 +46,50 @@ class VerifyResponse(BaseModel):
     verdict: str
 
 
-@router.post("/verify", response_model=VerifyResponse)
+@router.post("/verify", response_model=VerifyResponse, responses=error_responses(400))
 async def verify(file: Annotated[UploadFile, File(description="the video or picture to check")]) -> VerifyResponse:
     from kadr.provenance.verify import verify_file
 
-    name = Path(file.filename or "upload.mp4").name
-    suffix = Path(name).suffix.lower()
+    name = Path(file.filename or "upload").name[:100]
+    head = await file.read(1 << 20)
+    suffix = sniff_suffix(head) or Path(name).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
-        raise ApiError(400, f"file: got {name!r}; allowed: a file ending in {', '.join(ALLOWED_SUFFIXES)}",
-                       code="invalid_value", param="file")
+        raise ApiError(400, f"file: {name!r} is not a video or picture kadr can read; allowed: "
+                            f"MP4, MOV, WebM, GIF, PNG, JPEG or WebP", code="invalid_value", param="file")
     with tempfile.TemporaryDirectory(prefix="kadr-verify-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
         size = 0
         with open(path, "wb") as out:
-            while chunk := await file.read(1 << 20):
+            chunk = head
+            while chunk:
                 size += len(chunk)
                 if size > MAX_VERIFY_BYTES:
                     raise ApiError(413, f"file: larger than {MAX_VERIFY_BYTES >> 20} MB", code="request_too_large", param="file")
                 out.write(chunk)
+                chunk = await file.read(1 << 20)
         try:
             result = await run_in_threadpool(verify_file, path)
         except ValueError as exc:
             raise ApiError(400, f"file: {str(exc).replace(str(path), name)}", code="invalid_value", param="file") from None
     body = result.to_dict()
     return VerifyResponse(manifest=body["manifest"], watermark=body["watermark"], verdict=result.verdict(name))
+
+
+def sniff_suffix(head: bytes) -> str | None:
+    """The file's kind from its first bytes (a client's file name may be missing or wrong)."""
+    if head[4:8] == b"ftyp":
+        return ".mov" if head[8:10] == b"qt" else ".mp4"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return ".gif"
+    if head.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return ".webp"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return ".webm"
+    return None
 
 
 def _refused(_: Request, exc: Exception) -> JSONResponse:
