@@ -59,7 +59,8 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="kadr-fuzz-"))
     (root / "plans.toml").write_text(PLANS, encoding="utf-8")
-    server = KadrServer(root / "data", db=args.db, workers=0, plans=root / "plans.toml").start()
+    server = KadrServer(root / "data", db=args.db, workers=0, plans=root / "plans.toml",
+                         env={"KADR_SSE_KEEPALIVE_S": "0.5"}).start()  # event streams end promptly
     total = schema_fuzz.FuzzReport()
     runs = 0
     started = time.monotonic()
