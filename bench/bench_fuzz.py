@@ -23,28 +23,13 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import KadrServer  # noqa: E402  (the tests' server harness: one way to start `kadr serve`)
-
 import schema_fuzz  # noqa: E402
 
-PLANS = """\
-default = "open"
-[plans.open]
-concurrency = 1
-max_active = 100000
-requests_per_second = 1000000.0
-burst = 1000000
-[plans.open.tiers.fast]
-cost = 0
-[plans.open.tiers.high]
-cost = 0
-"""
 
 
 def main() -> int:
@@ -58,15 +43,12 @@ def main() -> int:
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="kadr-fuzz-"))
-    (root / "plans.toml").write_text(PLANS, encoding="utf-8")
-    server = KadrServer(root / "data", db=args.db, workers=0, plans=root / "plans.toml",
-                         env={"KADR_SSE_KEEPALIVE_S": "0.5"}).start()  # event streams end promptly
+    server, key = schema_fuzz.start_idle(root / "data", db=args.db, user="fuzzer")
     total = schema_fuzz.FuzzReport()
     runs = 0
     started = time.monotonic()
     deadline = started + args.max_minutes * 60
     try:
-        key, _ = server.add_user("fuzzer")
         while total.cases < args.cases and time.monotonic() < deadline - 30:
             report = schema_fuzz.run(server.url, key, args.examples, seed=args.seed + runs,
                                      workers=args.workers, max_time_s=int(deadline - time.monotonic()))

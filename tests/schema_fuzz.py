@@ -15,12 +15,16 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import schemathesis
 from PIL import Image
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
+
+if TYPE_CHECKING:
+    from conftest import KadrServer
 
 
 def tiny_png() -> bytes:
@@ -122,3 +126,31 @@ def run(base_url: str, key: str, max_examples: int, *, max_time_s: float | None 
             report.stop_reason = str(event.stop_reason)
     report.wall_s = time.perf_counter() - started
     return report
+
+
+# Zero workers: what these tests create stays queued (no generation burns the CPU), and the plan has no
+# request-rate limit worth the name, so a fuzzer's burst is never answered 429 in place of the real answer.
+OPEN_PLANS = """\
+default = "open"
+[plans.open]
+concurrency = 1
+max_active = 100000
+requests_per_second = 1000000.0
+burst = 1000000
+[plans.open.tiers.fast]
+cost = 0
+[plans.open.tiers.high]
+cost = 0
+"""
+
+
+def start_idle(data: Path, db: str | None = None, user: str = "prober") -> tuple["KadrServer", str]:
+    """A `kadr serve` to fuzz, with zero workers and the open plan; (server, an API key)."""
+    from conftest import KadrServer
+
+    plans = data.parent / f"{data.name}-plans.toml"
+    plans.write_text(OPEN_PLANS, encoding="utf-8")
+    # Event streams send their keep-alive every 0.5 s, so a fuzzed stream request ends promptly.
+    server = KadrServer(data, db=db, workers=0, plans=plans, env={"KADR_SSE_KEEPALIVE_S": "0.5"}).start()
+    key, _ = server.add_user(user)
+    return server, key

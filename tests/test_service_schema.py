@@ -25,42 +25,20 @@ from PIL import Image
 import schema_fuzz
 from web_fixtures import studio_browser, studio_server  # noqa: F401  (pytest fixtures)
 
-# Zero workers: what these tests create stays queued (no generation burns the CPU), and the plan has no
-# request-rate limit worth the name, so a fuzzer's burst is never answered 429 in place of the real answer.
-IDLE_PLANS = """\
-default = "open"
-[plans.open]
-concurrency = 1
-max_active = 100000
-requests_per_second = 1000000.0
-burst = 1000000
-[plans.open.tiers.fast]
-cost = 0
-[plans.open.tiers.high]
-cost = 0
-"""
 VIDEO = {"prompt": "a red ball rolls on the grass", "seconds": "1", "size": "32x32", "fps": 8}
 NO_SUCH_ID = "video_000000000000000000000000"
 
 
-def start_idle(data: Path, db: str | None = None) -> tuple[KadrServer, str]:
-    plans = data.parent / f"{data.name}-plans.toml"
-    plans.write_text(IDLE_PLANS, encoding="utf-8")
-    server = KadrServer(data, db=db, workers=0, plans=plans, env={"KADR_SSE_KEEPALIVE_S": "0.5"}).start()
-    key, _ = server.add_user("prober")
-    return server, key
-
-
 @pytest.fixture(scope="module")
 def idle_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KadrServer, str]]:
-    server, key = start_idle(tmp_path_factory.mktemp("idle") / "data")
+    server, key = schema_fuzz.start_idle(tmp_path_factory.mktemp("idle") / "data")
     yield server, key
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def idle_postgres(tmp_path_factory: pytest.TempPathFactory, postgres) -> Iterator[tuple[KadrServer, str]]:
-    server, key = start_idle(tmp_path_factory.mktemp("idle-pg") / "data", db=postgres.new_database())
+    server, key = schema_fuzz.start_idle(tmp_path_factory.mktemp("idle-pg") / "data", db=postgres.new_database())
     yield server, key
     server.stop()
 
