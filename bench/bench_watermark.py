@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kadr.provenance import attacks  # noqa: E402
 from kadr.provenance.watermark import WatermarkEmbedder, WatermarkPayload, _codeword, detect_in_file  # noqa: E402
 from kadr.video.encode import VideoWriter  # noqa: E402
+from kadr.video.checks import psnr
 from training.world import render_clip, sample_scene  # noqa: E402
 
 WIDTH, HEIGHT, FPS, FRAMES = 256, 144, 24, 120
@@ -37,10 +38,6 @@ def write(frames: np.ndarray, path: Path) -> Path:
     with VideoWriter(path, fps=FPS, width=frames.shape[2], height=frames.shape[1]) as writer:
         writer.write(frames)
     return path
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 def robustness(clips: int, out: Path) -> dict:

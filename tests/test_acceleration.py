@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import tiny_components as tiny
+from tiny_components import one_torch_thread  # noqa: F401  (autouse: small tensors run faster on one thread)
 from kadr.errors import InvalidRequestError
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import (
@@ -34,22 +35,10 @@ from kadr.pipelines.cogvideox import CogVideoXBackend
 from kadr.pipelines.diffusers_common import DiffusersBackend, DiffusersSpec, pipelines_per_task
 from kadr.pipelines.ltx import LTXBackend
 from kadr.pipelines.wan import DISTILLED_STEPS, LIGHTX2V_T2V, WanBackend
+from kadr.video.checks import psnr
 
 PROMPT = "a cat walks over the sea at sunset"
 STEPS = 10
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10.0 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
 def backend_for(model: str, backend_class: type[DiffusersBackend], build: Any) -> DiffusersBackend:

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 import tiny_components as tiny
+from tiny_components import one_torch_thread  # noqa: F401  (autouse: small tensors run faster on one thread)
 from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule
@@ -75,15 +76,6 @@ FAMILIES = {
 }
 # Every (family, task) the models serve: Wan t2v + i2v, LTX t2v + i2v, SVD i2v, CogVideoX t2v + i2v.
 FAMILY_TASKS = [(key, task) for key, family in FAMILIES.items() for task in family.spec.tasks]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    """Tensors this small run faster on one thread (several mostly wait on each other); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def picture(size: int, seed: int = 0) -> Image.Image:

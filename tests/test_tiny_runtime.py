@@ -19,6 +19,7 @@ from kadr.models import onnx_runtime
 from kadr.models.autoencoder import AutoencoderConfig
 from kadr.models.transformer import DiTConfig
 from kadr.pipelines import tiny
+from kadr.video.checks import psnr
 
 MIN_PSNR_DB = 45.0
 MAX_LEVELS = 3
@@ -30,11 +31,6 @@ class HashTextEncoder:
     def embed(self, text: str) -> torch.Tensor:
         seed = sum(ord(ch) * (i + 1) for i, ch in enumerate(text)) % (2**31)
         return torch.randn(512, generator=torch.Generator().manual_seed(seed))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
 def assert_same_video(a: np.ndarray, b: np.ndarray) -> None:

@@ -12,8 +12,9 @@ Plain helpers, not fixtures: tests and benchmarks call them directly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 import torch
 
 TEXT_DIM = 32  # the tiny text encoder's width; transformers' text_dim / caption_channels match it
@@ -276,3 +277,14 @@ def save_pipeline(pipe: Any, folder: Path, variant: str | None = None) -> Path:
     """Write ``pipe`` as a diffusers folder, the layout `kadr models pull` leaves on disk."""
     pipe.save_pretrained(folder, safe_serialization=True, variant=variant)
     return folder
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tensors this small run faster on one thread (several mostly wait on each other); restored after.
+
+    A module that imports it runs on one torch thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
