@@ -30,7 +30,7 @@ from kadr.camera import CAMERA_MOTIONS, CameraPath
 from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
-from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
+from kadr.pipelines.base import FEATURES, IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
 from kadr.picture import FittedPicture, fit_picture
 from kadr.post.fidelity import PhotoAnchor
 from kadr.post.steps import ChunkInfo, FrameFunction, KeepPhoto, LoopBlend, MatchColours, PostStage
@@ -136,6 +136,7 @@ class Engine:
         if task not in spec.tasks:
             able = [s.name for s in registry.all_specs() if task in s.tasks]
             raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))
+        check_features(request, spec)
 
         understood = _understand_prompt(request)
         prompt_plan = understood.to_dict() if understood is not None else {}
@@ -387,6 +388,15 @@ class _StepTracker:
 
 
 # ---- planning helpers -----------------------------------------------------------------------
+
+
+def check_features(request: VideoRequest, spec: ModelSpec) -> None:
+    """Refuse, before anything is stored or loaded, a request asking what ``spec`` cannot do."""
+    for feature in request.features:
+        if feature not in spec.features:
+            able = [s.name for s in registry.all_specs() if feature in s.features]
+            allowed = f"a model that can {FEATURES[feature]}: " + ", ".join(able) if able else f"no model here can {FEATURES[feature]}"
+            raise InvalidRequestError("model", f"{spec.name} (cannot {FEATURES[feature]})", allowed)
 
 
 def _chunk_frames(spec: ModelSpec, wanted: int) -> list[int]:

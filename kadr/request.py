@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, Union
 
 from PIL import Image
 
@@ -23,6 +23,10 @@ ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": 
 STYLES: tuple[str, ...] = ("realistic", "cinematic", "animation", "artistic")
 TIERS: tuple[str, ...] = ("fast", "high")
 FORMATS: tuple[str, ...] = ("mp4", "webm", "gif")
+MODES: tuple[str, ...] = ("generate", "extend", "remix")  # what to do with ``source_video`` (generate: none)
+TRANSITIONS: tuple[str, ...] = ("cut", "crossfade")  # how shots are joined
+MAX_SHOTS = 12
+DEFAULT_REMIX_STRENGTH = 0.6
 
 DEFAULT_DURATION_S = 5.0
 DEFAULT_ASPECT = "16:9"
@@ -41,6 +45,39 @@ TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
 _FORBIDDEN_CHAR_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 ImageInput = Union[str, Path, bytes, bytearray, Image.Image]
+VideoInput = Union[str, Path]
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One shot of a multi-shot video: its own prompt, duration and (optionally) camera and style."""
+
+    prompt: str
+    duration: float = DEFAULT_DURATION_S
+    camera: str | None = None
+    style: str | None = None
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
+        set_("prompt", check_text(self.prompt, "shots.prompt", MAX_PROMPT_CHARS, required=True))
+        set_("duration", _check_number(self.duration, "shots.duration", MIN_DURATION_S, MAX_DURATION_S,
+                                       "a number of seconds from 1 to 30"))
+        set_("camera", validate_motion(self.camera, "shots.camera"))
+        if self.style is not None:
+            set_("style", _check_choice(str(self.style).strip().lower(), "shots.style", STYLES))
+
+    @classmethod
+    def of(cls, value: "Shot | dict[str, Any]") -> "Shot":
+        if isinstance(value, Shot):
+            return value
+        if not isinstance(value, dict):
+            raise InvalidRequestError("shots", value, "a list of objects with prompt, duration, camera, style")
+        unknown = sorted(set(value) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InvalidRequestError("shots", unknown[0], "a shot's fields: prompt, duration, camera, style")
+        return cls(**value)
+
+
 _SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
 
 
@@ -70,11 +107,25 @@ class VideoRequest:
     loop: bool = False
     format: Literal["mp4", "webm", "gif"] = "mp4"
     cache: str = "auto"  # step cache: auto (the model's for the tier), off, or one by name (kadr.pipelines.acceleration)
+    # ---- going on from existing material (issue 18) ----
+    last_image: Any = None  # first and last frame: the clip ends on this picture (``image`` is the first)
+    source_video: VideoInput | None = None  # a video file to extend or remix (``mode``)
+    mode: Literal["generate", "extend", "remix"] = "generate"
+    strength: float | None = None  # remix: how far the source is re-noised, 0 (keep) to 1 (all new)
+    shots: tuple[Shot, ...] = ()  # a video of several shots, each with its own prompt, camera, duration
+    transition: Literal["cut", "crossfade"] = "cut"
+    reference_image: Any = None  # a character's picture the model is conditioned on where it can be
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
-        set_("prompt", _check_prompt(self.prompt, "prompt", required=self.image is None))
+        shots = self.shots if isinstance(self.shots, (list, tuple)) else None
+        if shots is None:
+            raise InvalidRequestError("shots", self.shots, "a list of shots")
+        if len(shots) > MAX_SHOTS:
+            raise InvalidRequestError("shots", f"{len(shots)} shots", f"at most {MAX_SHOTS} shots")
+        set_("shots", tuple(Shot.of(shot) for shot in shots))
+
         set_("negative_prompt", _check_prompt(self.negative_prompt, "negative_prompt", required=False) or None)
         if self.duration is not None:
             set_("duration", _check_number(self.duration, "duration", MIN_DURATION_S, MAX_DURATION_S, "a number of seconds from 1 to 30"))
@@ -101,10 +152,66 @@ class VideoRequest:
         set_("cache", check_cache_choice(self.cache))
         if self.image is not None:
             set_("image", load_image(self.image))
+        self._check_sources(set_)
+        needs_prompt = self.image is None and not self.shots and self.source_video is None
+        set_("prompt", _check_prompt(self.prompt, "prompt", required=needs_prompt))
+
+    def _check_sources(self, set_: Callable[[str, Any], None]) -> None:
+        """The fields that go on from existing material: each alone is valid, some pairs are not."""
+        set_("mode", _check_choice(self.mode, "mode", MODES))
+        set_("transition", _check_choice(self.transition, "transition", TRANSITIONS))
+        if self.last_image is not None:
+            if self.image is None:
+                raise InvalidRequestError("last_image", "a last frame without a first", "an image (the first frame) as well")
+            set_("last_image", load_image(self.last_image, "last_image"))
+        if self.reference_image is not None:
+            set_("reference_image", load_image(self.reference_image, "reference_image"))
+        if self.mode == "generate":
+            if self.source_video is not None:
+                raise InvalidRequestError("mode", self.mode, "extend or remix when a source video is given")
+            if self.strength is not None:
+                raise InvalidRequestError("strength", self.strength, "no strength unless remixing a video")
+        else:
+            if self.source_video is None:
+                raise InvalidRequestError("source_video", None, f"a video file to {self.mode}")
+            path = Path(self.source_video)
+            if not path.is_file():
+                raise InvalidRequestError("source_video", str(path), "an existing video file")
+            set_("source_video", path)
+            if self.shots:
+                raise InvalidRequestError("shots", f"{len(self.shots)} shots", f"no shots when the request is to {self.mode} a video")
+        if self.strength is not None:
+            if self.mode != "remix":
+                raise InvalidRequestError("strength", self.strength, "no strength unless remixing a video")
+            set_("strength", _check_number(self.strength, "strength", 0.05, 1.0, "a number from 0.05 (keep almost all) to 1 (all new)"))
+        if self.shots:
+            if self.image is not None or self.last_image is not None:
+                raise InvalidRequestError("shots", f"{len(self.shots)} shots", "shots without image or last_image (give each shot its prompt)")
+            total = sum(shot.duration for shot in self.shots)
+            if total > MAX_DURATION_S:
+                raise InvalidRequestError("shots", f"{total:g} s in all", f"shots of at most {MAX_DURATION_S:g} s in all")
 
     @property
     def task(self) -> str:
         return "image-to-video" if self.image is not None else "text-to-video"
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """What the request asks of a model beyond its task (kadr.pipelines.base.FEATURES)."""
+        wanted = []
+        if self.mode != "generate":
+            wanted.append(self.mode)
+        if self.last_image is not None:
+            wanted.append("first-last-frame")
+        if self.shots:
+            wanted.append("shots")
+        if self.reference_image is not None:
+            wanted.append("reference")
+        return tuple(wanted)
+
+    @property
+    def remix_strength(self) -> float:
+        return self.strength if self.strength is not None else DEFAULT_REMIX_STRENGTH
 
     def with_(self, **changes: Any) -> "VideoRequest":
         """A copy with some fields changed (validated again)."""
@@ -182,6 +289,9 @@ __all__ = [
     "ASPECTS",
     "CAMERA_MOTIONS",
     "FORMATS",
+    "MODES",
+    "Shot",
+    "TRANSITIONS",
     "STYLES",
     "TIERS",
     "TEXT_PATTERN",

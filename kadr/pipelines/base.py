@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 
 TEXT_TO_VIDEO = "text-to-video"
 IMAGE_TO_VIDEO = "image-to-video"
+# What a model can do beyond its tasks; a request asking for one the model lacks is refused with the
+# models that have it (VideoRequest.features names what a request asks for).
+FEATURES: dict[str, str] = {
+    "extend": "continue a video from its last frames",
+    "remix": "remake a video with a changed prompt, keeping its layout and motion",
+    "first-last-frame": "end the clip on a given picture",
+    "shots": "make several shots, each with its own prompt, in one video",
+    "reference": "take a character's reference picture",
+}
 
 # callback_on_step_end(step_index, total_steps) -> None; may raise GenerationCancelled.
 StepCallback = Callable[[int, int], None]
@@ -87,6 +96,7 @@ class ModelSpec:
     tier_guidance: dict[str, float] = field(default_factory=dict)
     cacheable: bool = True  # False for denoisers without transformer blocks (SVD's UNet)
     takes_lora: bool = False  # whether LoRA adapters load into it (diffusers' LoRA loaders)
+    features: tuple[str, ...] = ()  # FEATURES the model supports (extend, remix, first-last-frame, ...)
 
     def guidance_for(self, tier: str) -> float:
         return self.tier_guidance.get(tier, self.guidance_scale)
