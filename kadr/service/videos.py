@@ -29,8 +29,9 @@ from kadr.provenance.policy import enforce_policy
 from kadr.request import (ASPECTS, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MIN_FPS, STYLES, TEXT_PATTERN, TIERS,
                           VideoRequest, check_text, load_image)
 from kadr.service.events import EventBus, VideoEvent
-from kadr.service.generation import INPUT_NAME
-from kadr.service.jobs import JobParams, JobRecord, NewJob, video_object
+from kadr.service.jobfiles import JobFiles
+from kadr.service.jobs import JobRecord, NewJob, video_object
+from kadr.service.jobspec import JobSpec
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import PlanBook
 from kadr.service.scheduler import job_dir
@@ -265,32 +266,25 @@ class VideoService:
             resolution=resolution, fps=body.fps, style=body.style, camera=body.camera, tier=tier,  # type: ignore[arg-type]
             model=spec.name, seed=seed, loop=body.loop, format="mp4",
         )
-        plan = self.planner.plan(request, spec)
-        params = JobParams(
-            prompt=request.prompt, negative_prompt=request.negative_prompt, duration=request.duration,
-            aspect=request.aspect, resolution=request.resolution, fps=request.fps, style=request.style,
-            camera=request.camera, tier=tier, model=spec.name, seed=seed, loop=request.loop,
-        )
+        plan = self.planner.plan(request, spec)  # the one plan of this job: workers run it as it is
         plan_ = self.plans.get(user.plan)
         job_id = new_job_id()
-        folder = job_dir(self.videos_dir, job_id)
-        image_path: str | None = None
-        if picture is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            picture.save(folder / INPUT_NAME, format="PNG")
-            image_path = str(folder / INPUT_NAME)
-        planned = {"camera": plan.camera, "style": plan.style, "frames": plan.num_frames, "steps": plan.steps,
-                   "chunks": len(plan.chunk_frames)}
-        job = NewJob(job_id, user.id, params, plan.width, plan.height, plan.fps, image_path, plan.warnings,
-                     plan_.tier(tier).cost, planned)
+        files = JobFiles.of(self.videos_dir, job_id)
+        try:
+            job_spec = JobSpec.of(request, plan, files.save_inputs(request))
+        except BaseException:
+            files.remove()
+            raise
+        image_path = str(files.path(job_spec.files["image"])) if "image" in job_spec.files else None
+        job = NewJob(job_id, user.id, job_spec, image_path, plan_.tier(tier).cost)
         try:
             record = self.jobs.submit(job, plan_, self.clock())
         except QuotaExceeded as exc:
-            shutil.rmtree(folder, ignore_errors=True)
+            files.remove()
             self.metrics.jobs_refused.labels(exc.limit).inc()
             raise
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            files.remove()
             raise
         self.metrics.jobs_submitted.labels(tier, spec.name).inc()
         self._publish(record)
