@@ -257,3 +257,31 @@ def test_the_served_video_is_what_the_stored_spec_planned(live_server, user_fact
     frames = read_frames(path)  # (F, H, W, 3)
     assert frames.shape == (plan.num_frames, plan.height, plan.width, 3)
     assert done["size"] == f"{plan.width}x{plan.height}" and done["camera"] == plan.camera == "zoom_in"
+
+
+# ---- validation in one place ---------------------------------------------------------------------------
+
+
+def test_the_allowed_values_are_declared_once_in_kadr_request() -> None:
+    import re
+
+    import kadr.prompt.plan as prompt_plan
+    import kadr.request as request
+    from kadr.service import plans, videos
+    from kadr.service.videos import CreateVideo
+
+    assert prompt_plan.STYLES is request.STYLES and prompt_plan.ASPECTS is request.ASPECTS
+    assert (prompt_plan.MIN_DURATION_S, prompt_plan.MAX_DURATION_S) == (request.MIN_DURATION_S, request.MAX_DURATION_S)
+    assert plans.TIERS is request.TIERS and videos.SIZE_PATTERN is request.SIZE_PATTERN
+    schema = CreateVideo.model_json_schema()["properties"]
+    enums = {name: next(a["enum"] for a in schema[name]["anyOf"] if "enum" in a) for name in ("style", "quality", "aspect")}
+    assert enums == {"style": list(request.STYLES), "quality": list(request.TIERS), "aspect": list(request.ASPECTS)}
+    # The hand-written patterns admit exactly the declared ranges.
+    seconds, size = re.compile(request.WHOLE_SECONDS_PATTERN), re.compile(request.SIZE_PATTERN)
+    assert [n for n in range(100) if seconds.fullmatch(str(n))] == list(
+        range(int(request.MIN_DURATION_S), int(request.MAX_DURATION_S) + 1))
+    assert [n for n in range(5000) if size.fullmatch(f"{n}x{n}")] == list(range(request.MIN_SIDE, request.MAX_SIDE + 1))
+    assert not seconds.fullmatch("04") and not size.fullmatch("064x64")
+    assert videos.parse_seconds(request.MAX_DURATION_S) == request.MAX_DURATION_S
+    with pytest.raises(Exception, match=f"from {request.MIN_DURATION_S:g} to {request.MAX_DURATION_S:g}"):
+        videos.parse_seconds(request.MAX_DURATION_S + 1)
