@@ -285,3 +285,36 @@ def test_the_allowed_values_are_declared_once_in_kadr_request() -> None:
     assert videos.parse_seconds(request.MAX_DURATION_S) == request.MAX_DURATION_S
     with pytest.raises(Exception, match=f"from {request.MIN_DURATION_S:g} to {request.MAX_DURATION_S:g}"):
         videos.parse_seconds(request.MAX_DURATION_S + 1)
+
+
+# ---- one owner for a job's files -------------------------------------------------------------------
+
+
+def test_housekeeping_removes_an_expired_videos_outputs_through_jobfiles(tmp_path: Path) -> None:
+    from kadr.service.app import Housekeeping
+    from kadr.service.jobs import NewJob
+    from kadr.service.plans import Plan, TierLimits
+    from kadr.service.store import Database, JobStore, Succeeded, UserStore
+
+    db = Database(f"sqlite:///{tmp_path / 'kadr.db'}")
+    db.create_schema()
+    try:
+        now = time.time()
+        user = UserStore(db).add("ann", "test", now).user
+        jobs = JobStore(db)
+        request = small_request(image=picture((5, 6, 7)))
+        files = JobFiles.of(tmp_path / "videos", "video_000000000000000000000002")
+        spec = JobSpec.of(request, Engine().plan(request), files.save_inputs(request))
+        plan = Plan(name="test", tiers={"fast": TierLimits(cost=1), "high": TierLimits(cost=1)})
+        jobs.submit(NewJob(files.folder.name, user.id, spec, str(files.input_image), 1), plan, now)
+        jobs.claim_next(now, lambda _plan: 1)
+        for path in files.outputs:
+            path.write_bytes(b"made")
+        (files.folder / ".video.mp4.part").write_bytes(b"half")
+        jobs.finish(files.folder.name, 1, Succeeded(str(files.video), str(files.poster), str(files.sprites), {}, now + 1), now)
+        assert Housekeeping(jobs, tmp_path / "videos", clock=lambda: now + 2).run_once() == 1
+        assert sorted(p.name for p in files.folder.iterdir()) == ["input.png"]  # the outputs went, the input stays
+    finally:
+        db.close()
+    with pytest.raises(ValueError, match="a bare name"):
+        files.path("../other/video.mp4")

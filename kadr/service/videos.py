@@ -13,7 +13,6 @@ import io
 import math
 import re
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ from kadr.service.jobs import JobRecord, NewJob, video_object
 from kadr.service.jobspec import JobSpec
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import PlanBook
-from kadr.service.scheduler import job_dir
 from kadr.service.store import JobStore, QuotaExceeded, UserRecord, new_job_id
 
 DEFAULT_SECONDS = 4.0  # OpenAI's default
@@ -331,7 +329,7 @@ class VideoService:
         if record is None:
             raise NotFound(f"No video found with id '{video_id}'.")
         self.stop_worker(video_id)
-        shutil.rmtree(job_dir(self.videos_dir, video_id), ignore_errors=True)
+        JobFiles.of(self.videos_dir, video_id).remove()
         self.bus.publish(VideoEvent(user.id, video_id, deleted_object(video_id), True))
         return record
 
