@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from kadr.camera import CAMERA_MOTIONS, CameraPath
+from kadr.edit.reference import check_reference
 from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
@@ -137,6 +138,7 @@ class Engine:
             able = [s.name for s in registry.all_specs() if task in s.tasks]
             raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))
         check_features(request, spec)
+        check_reference(request, spec)  # a reference the model would have to drop (kadr.edit.reference)
 
         understood = _understand_prompt(request)
         prompt_plan = understood.to_dict() if understood is not None else {}
