@@ -42,7 +42,7 @@ def reference_mode(spec: "ModelSpec") -> str | None:
     """How ``spec`` takes a reference picture (a key of REFERENCE_MODES), or None when it does not."""
     if "reference" not in spec.features:
         return None
-    mode = getattr(spec, "reference_mode", None)
+    mode = spec.reference_mode
     if mode not in REFERENCE_MODES:
         raise ValueError(f"{spec.name}: lists 'reference' without a reference_mode from {', '.join(REFERENCE_MODES)}")
     return mode

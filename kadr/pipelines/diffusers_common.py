@@ -91,8 +91,6 @@ class DiffusersSpec(ModelSpec):
     expected_time: dict[str, str] = field(default_factory=dict)
     # Feature -> diffusers pipeline class run for it over the task pipelines' modules ("remix": video-to-video).
     feature_pipelines: dict[str, str] = field(default_factory=dict)
-    # How a character's reference picture reaches the model (kadr.edit.reference.REFERENCE_MODES), if it does.
-    reference_mode: str | None = None
 
     def tier_lora_refs(self, tier: str) -> tuple[LoraRef, ...]:
         """The tier's own adapters as local files (pulled with the model)."""
