@@ -51,7 +51,7 @@ CROSSFADE_S = 0.5  # a short dissolve: long enough to read as one, short enough 
 # ---- the shots file (`kadr generate --shots FILE`) ------------------------------------------------
 
 # One shot per line: "5s | pan-left | realistic | Пляж на закате", duration and camera/style optional.
-_SECONDS_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:s|с|сек|sec)?\s*$", re.IGNORECASE)
+_SECONDS_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:s|secs?|seconds?|с|сек|секунд[аы]?)?\s*$", re.IGNORECASE)
 
 
 def load_shots(path: str | Path) -> tuple[Shot, ...]:
@@ -197,8 +197,8 @@ def _boundaries(durations: Sequence[float], fps: int) -> list[int]:
 class ShotJoiner:
     """Streams the shots' frames into one sequence: cuts pass frames through, cross-fades blend ``2h`` frames.
 
-    Frames of each shot arrive in order (any chunking); only the outgoing shot's last ``lead_in + tail``
-    frames are held until the next shot's first frames arrive to blend with.
+    Frames of each shot arrive in order (any chunking); only the outgoing shot's last ``2 * tail`` frames
+    are held until the next shot's first frames arrive to blend with.
     """
 
     def __init__(self, layouts: Sequence[ShotLayout]) -> None:
