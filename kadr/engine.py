@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 
 from kadr.camera import CAMERA_MOTIONS, CameraPath
+from kadr.edit.reference import check_reference
 from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
@@ -184,6 +185,7 @@ class Engine:
             able = [s.name for s in registry.all_specs() if task in s.tasks]
             raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))
         check_features(request, spec)
+        check_reference(request, spec)  # a reference the model would have to drop (kadr.edit.reference)
 
         understood = _understand_prompt(request)
         prompt_plan = understood.to_dict() if understood is not None else {}
@@ -266,6 +268,9 @@ class Engine:
         for this generation only, on top of any the tier loads itself. ``plan`` (made earlier by
         :meth:`plan`, e.g. by the service's API before queueing) is run exactly as given: no planning here.
         """
+        if request.shots:  # several shots joined into one video: kadr.edit.shots
+            from kadr.edit.shots import generate_shots
+            return generate_shots(self, request, output, on_progress=on_progress, cancel=cancel, backend=backend, loras=loras)
         t_start = time.perf_counter()
         is_cancelled = _cancel_checker(cancel)
         report = on_progress or (lambda _p: None)
