@@ -499,6 +499,8 @@ class Scheduler:
         record = self.jobs.get(job_id, user_id)
         if record is None:
             return VideoEvent(user_id, job_id, {"id": job_id, "object": "video.deleted", "deleted": True}, True)
+        if record.status == "queued":  # submitted (or re-queued) through another replica: an idle worker here may take it
+            self.wake()
         return VideoEvent(record.user_id, record.id, video_object(record), record.terminal)
 
     def _forget(self, job_id: str) -> None:
