@@ -64,7 +64,10 @@ class Housekeeping:
         for record in expired:
             for path in (record.video_path, record.poster_path, record.sprites_path):
                 if path and self.artifacts is not None:
-                    self.artifacts.delete(path)
+                    try:
+                        self.artifacts.delete(path)
+                    except OSError as exc:  # the object store is away: the next videos still go
+                        log.warning("could not delete the expired %s: %s", path, exc)
                 elif path:
                     Path(path).unlink(missing_ok=True)
         self.jobs.purge_deliveries(now - DELIVERY_KEEP_S)
