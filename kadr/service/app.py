@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from kadr import __version__
 from kadr.service.api import account, bodies, errors, events, system, verify, videos
 from kadr.service.api.middleware import ServiceMiddleware
+from kadr.service.artifacts import ArtifactStore, open_store
 from kadr.service.events import EventBus
 from kadr.service.health import HealthMonitor
 from kadr.service.jobfiles import JobFiles
@@ -43,9 +44,10 @@ class Housekeeping:
     """Once a minute: delete the files of expired videos and forget old webhook deliveries."""
 
     def __init__(self, jobs: JobStore, videos_dir: Path, interval_s: float = 60.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, artifacts: ArtifactStore | None = None) -> None:
         self.jobs = jobs
         self.videos_dir = videos_dir
+        self.artifacts = artifacts
         self.interval_s = interval_s
         self.clock = clock
         self._stop = threading.Event()
@@ -62,7 +64,13 @@ class Housekeeping:
         now = self.clock()
         expired = self.jobs.expire(now)
         for record in expired:
-            JobFiles.of(self.videos_dir, record.id).remove_outputs()
+            for path in (record.video_path, record.poster_path, record.sprites_path):
+                if path and self.artifacts is not None:
+                    try:
+                        self.artifacts.delete(path)
+                    except OSError as exc:  # the object store is away: the next videos still go
+                        log.warning("could not delete the expired %s: %s", path, exc)
+            JobFiles.of(self.videos_dir, record.id).remove_outputs()  # what is left here (partials, local copies)
         self.jobs.purge_deliveries(now - DELIVERY_KEEP_S)
         return len(expired)
 
@@ -106,6 +114,7 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
         db.create_schema()
         plans = load_plans(settings.plans_path)
         jobs = JobStore(db)
+        artifacts = open_store(settings.artifacts, settings.videos_dir, settings.artifacts_endpoint_url)
         bus = EventBus()
         sender = WebhookSender(jobs, metrics, timeout_s=settings.webhook_timeout_s,
                                max_attempts=settings.webhook_max_attempts, retry_base_s=settings.webhook_retry_base_s,
@@ -117,13 +126,13 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
                             retention_s=settings.retention_days * 86400 or None,
                             progress_interval_s=settings.progress_interval_s,
                             record_retry_s=settings.record_retry_s, record_deadline_s=settings.record_deadline_s,
-                            reconcile_interval_s=settings.reconcile_interval_s,
+                            reconcile_interval_s=settings.reconcile_interval_s, lease_s=settings.lease_s,
                             ray=RayConfig(settings.ray, settings.ray_actors, settings.workers) if settings.ray else None),
             WorkerConfig(threads=settings.torch_threads(), nice=settings.worker_nice, device=settings.device,
                          devices=parse_devices(settings.devices, cuda_device_count()) if settings.devices else (),
                          output_dir=str(settings.videos_dir)),
-            on_job_ended=sender.wake, clock=clock)
-        housekeeping = Housekeeping(jobs, settings.videos_dir, clock=clock)
+            on_job_ended=sender.wake, clock=clock, artifacts=artifacts)
+        housekeeping = Housekeeping(jobs, settings.videos_dir, clock=clock, artifacts=artifacts)
         state = app.state
         state.settings = settings
         state.started = int(clock())
@@ -139,7 +148,7 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
         state.videos = VideoService(
             jobs, plans, bus, metrics, settings.videos_dir,
             Limits(settings.max_prompt_chars, settings.max_image_bytes, settings.max_image_pixels),
-            wake_workers=scheduler.wake, stop_worker=scheduler.cancel, clock=clock)
+            wake_workers=scheduler.wake, stop_worker=scheduler.cancel, clock=clock, artifacts=artifacts)
         state.usage = UsageService(jobs, plans, clock)
         state.health = HealthMonitor.for_service(settings, jobs, scheduler, clock)
         metrics.watch(jobs.count_by_status, scheduler.stats, bus.count, state.health.report)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -19,7 +20,6 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from kadr.service.jobfiles import JobFiles
 from kadr.service.plans import load_plans
 from kadr.service.settings import ServiceSettings, UnsafeSettingsError, check_safety, cuda_device_count, parse_devices
 
@@ -34,6 +34,12 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--ray", metavar="ADDRESS",
                        help="generate on a Ray cluster: auto (the local one), HOST:PORT or ray://HOST:PORT")
     serve.add_argument("--ray-actors", type=int, help="Ray actors (default: one per GPU; with no GPU, --workers)")
+    serve.add_argument("--artifacts", metavar="URL",
+                       help="keep finished videos in an object store: s3://BUCKET/PREFIX (default: DATA/videos)")
+    serve.add_argument("--artifacts-endpoint-url", metavar="URL",
+                       help="the object store's endpoint, for S3-compatible stores (MinIO: http://HOST:9000)")
+    serve.add_argument("--lease", dest="lease_s", type=float, metavar="SECONDS",
+                       help="replicas on one PostgreSQL: a killed replica's jobs are taken over after this (default 30)")
     serve.add_argument("--allow-insecure", action="store_true", default=None,
                        help="local development: allow a non-loopback address with no users")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
@@ -79,7 +85,8 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> ServiceSettings:
     """Settings from the environment, with the flags given on the command line on top."""
-    names = ("host", "port", "workers", "devices", "ray", "ray_actors", "allow_insecure", "log_level", "data", "db", "plans_file")
+    names = ("host", "port", "workers", "devices", "ray", "ray_actors", "allow_insecure", "log_level", "data", "db",
+             "plans_file", "artifacts", "artifacts_endpoint_url", "lease_s")
     given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     try:
         return ServiceSettings(**given)
@@ -96,12 +103,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from kadr.service.app import create_app
     from kadr.service.http_guard import ConnectionLimits, RedactQueryFilter, guarded_protocol
-    from kadr.service.store import Database, UserStore
+    from kadr.service.store import Database, StoreInUse, UserStore, hold_single_replica
 
     settings = settings_from(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", category=UserWarning, module=r"kadr\.")  # notes reach clients as job warnings
     load_plans(settings.plans_path)  # a broken plans file stops the start, with its message
+    try:  # held until the server stops: a second `kadr serve` on this SQLite store is refused
+        single_replica = hold_single_replica(settings.database_url)
+    except StoreInUse as exc:
+        print(f"kadr: error: {exc}", file=sys.stderr)
+        return 2
     db = Database(settings.database_url)
     try:
         db.create_schema()
@@ -133,6 +145,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except RayUnavailableError as exc:
             print(f"kadr: error: {exc}", file=sys.stderr)
             return 2
+    if settings.artifacts not in (None, "", "local"):  # reach the bucket before listening: one clear line if not
+        from kadr.service.artifacts import ArtifactStoreError, S3Artifacts, open_store
+
+        try:
+            store = open_store(settings.artifacts, settings.videos_dir, settings.artifacts_endpoint_url)
+            if isinstance(store, S3Artifacts):
+                store.check()
+        except (ValueError, ArtifactStoreError) as exc:
+            print(f"kadr: error: {exc}", file=sys.stderr)
+            return 2
     try:
         sock = listen_socket(settings.host, settings.port)
     except OSError as exc:
@@ -155,6 +177,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app.state.bus.close()
 
     draining_server(config, stop_new_work).run(sockets=[sock])
+    if single_replica is not None:
+        os.close(single_replica)
     return 0
 
 
@@ -277,14 +301,17 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
+    from kadr.service.artifacts import open_store
+
     settings = settings_from(args)
+    artifacts = open_store(settings.artifacts, settings.videos_dir, settings.artifacts_endpoint_url)
     db, users = _stores(settings)
     try:
         job_ids = users.remove(args.name)
     finally:
         db.close()
     for job_id in job_ids:
-        JobFiles.of(settings.videos_dir, job_id).remove()
+        artifacts.delete_job(job_id)
     print(f"removed {args.name} and {len(job_ids)} video(s)")
     return 0
 

@@ -15,6 +15,15 @@ Every job ends, whatever the store does:
   - the folder of a job that ended failed or canceled is removed; a removal that fails (read-only
     folder) is retried at each reconciliation until it succeeds.
 
+Several replicas (`kadr serve` processes) on one PostgreSQL share the queue. Each has an id
+(``SchedulerConfig.replica_id``); a job it claims is its own for a lease of ``lease_s`` seconds that
+it renews every ``lease_s / 3`` while the job runs. A replica never re-queues a job another holds a
+live lease on; a job whose lease ran out (its replica was killed, or lost the database) is re-queued
+by whichever replica notices first (at its start, and at each reconciliation), and runs again there:
+one more attempt, still one charge. A replica whose renewal finds the job taken stops its worker.
+Each replica's job events reach the others' event streams (kadr.service.events.PeerEvents). SQLite
+serves one replica (kadr.service.store.hold_single_replica), which owns every running job.
+
 Stopping (SIGTERM): :meth:`drain` stops new work at once; :meth:`stop` lets running jobs finish until the
 grace period ends, then stops their workers and hands the jobs back to the queue without using up an attempt.
 """
@@ -22,15 +31,19 @@ grace period ends, then stops their workers and hands the jobs back to the queue
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from kadr.service.events import EventBus, VideoEvent
+from kadr.service.artifacts import ArtifactStore, LocalArtifacts
+from kadr.service.events import EventBus, PeerEvents, VideoEvent
 from kadr.service.generation import FromWorker, JobDone, JobError, JobProgress, RunJob
 from kadr.service.jobfiles import JobFiles
 from kadr.service.jobs import CANCELED, STORE_UNWRITABLE, WORKER_CRASHED, WORKER_LOST, JobRecord, video_object
@@ -46,6 +59,11 @@ log = logging.getLogger("kadr.service.scheduler")
 
 # What a store that cannot take a write raises: SQLAlchemy's errors (disk full, database gone) and OS errors.
 STORE_ERRORS = (SQLAlchemyError, OSError)
+
+
+def new_replica_id() -> str:
+    """This process's name among the replicas: host, pid and a random tail (a pid is reused after a restart)."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass
@@ -75,6 +93,12 @@ class SchedulerConfig:
     record_deadline_s: float = 60.0
     reconcile_interval_s: float = 10.0
     ray: "RayConfig | None" = None  # generation on a Ray cluster instead of local worker processes
+    replica_id: str = field(default_factory=new_replica_id)  # owner of the jobs this replica claims
+    lease_s: float = 30.0  # a claimed job is this replica's for this long, renewed every lease_s / 3
+
+    @property
+    def heartbeat_s(self) -> float:
+        return self.lease_s / 3
 
 
 class StoreTrouble:
@@ -107,8 +131,10 @@ class StoreTrouble:
 class Scheduler:
     def __init__(self, jobs: JobStore, plans: PlanBook, bus: EventBus, metrics: ServiceMetrics,
                  config: SchedulerConfig, worker: WorkerConfig, on_job_ended: Callable[[], None],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, artifacts: ArtifactStore | None = None) -> None:
         self.jobs = jobs
+        # Where a finished job's files go when its success is recorded (the local folder, or an object store).
+        self.artifacts = artifacts if artifacts is not None else LocalArtifacts(config.videos_dir)
         self.plans = plans
         self.bus = bus
         self.metrics = metrics
@@ -133,14 +159,22 @@ class Scheduler:
         self._unrecorded: dict[str, _Unrecorded] = {}
         self._unrecorded_lock = threading.Lock()
         self._dirty: set[str] = set()  # job folders whose removal failed, retried by maintenance
+        self.peers: PeerEvents | None = None  # events to and from the other replicas (a shared store only)
         self._thread = threading.Thread(target=self._dispatch_loop, name="kadr-dispatcher", daemon=True)
         self._maintenance = threading.Thread(target=self._maintenance_loop, name="kadr-reconciler", daemon=True)
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Re-queue what a dead process left running, then start the workers and the dispatcher."""
-        requeued, failed = self.jobs.requeue_running(self.clock(), self.config.max_attempts)
+        """Re-queue what a dead process left running, then start the workers and the dispatcher.
+
+        On a shared store (PostgreSQL) only the jobs whose lease ran out: the others run on live replicas.
+        """
+        if self.jobs.shared:
+            self.peers = PeerEvents(self.jobs.db.libpq_dsn(), self.config.replica_id, self.bus, self._current_event)
+            self.peers.start()
+        requeued, failed = self.jobs.requeue_running(self.clock(), self.config.max_attempts,
+                                                     only_expired=self.jobs.shared)
         for record in requeued:
             log.info("re-queued %s (interrupted attempt %d)", record.id, record.attempt)
             self.metrics.jobs_requeued.inc()
@@ -166,6 +200,7 @@ class Scheduler:
         self.drain()
         if self.pool is None:
             self._stop.set()
+            self._stop_peers()
             return
         deadline = (self._drain_started or time.monotonic()) + grace_s
         while self.pool.running() and time.monotonic() < deadline:
@@ -183,6 +218,12 @@ class Scheduler:
                     log.warning("handed %s back to the queue (the grace period of %g s ended)", job.job_id, grace_s)
             except STORE_ERRORS as exc:  # the next start re-queues it (and counts the attempt)
                 log.warning("could not hand %s back to the queue: %s", job.job_id, exc)
+        self._stop_peers()
+
+    def _stop_peers(self) -> None:
+        if self.peers is not None:
+            self.peers.stop()
+            self.peers = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -214,7 +255,8 @@ class Scheduler:
             try:
                 while not self._stop.is_set() and not self._draining.is_set() and self.pool.has_idle():
                     with self._dispatch_lock:
-                        record = self.jobs.claim_next(self.clock(), lambda plan: self.plans.get(plan).concurrency)
+                        record = self.jobs.claim_next(self.clock(), lambda plan: self.plans.get(plan).concurrency,
+                                                      owner=self.config.replica_id, lease_s=self.config.lease_s)
                         if record is None:
                             break
                         run = RunJob(record.id, record.attempt, record.spec,
@@ -234,9 +276,13 @@ class Scheduler:
 
     def _maintenance_loop(self) -> None:
         next_reconcile = time.monotonic() + self.config.reconcile_interval_s
-        interval = max(0.05, min(self.config.record_retry_s, self.config.reconcile_interval_s))
+        next_heartbeat = time.monotonic() + self.config.heartbeat_s
+        interval = max(0.05, min(self.config.record_retry_s, self.config.reconcile_interval_s, self.config.heartbeat_s))
         while not self._stop.wait(interval):
             try:
+                if time.monotonic() >= next_heartbeat:
+                    next_heartbeat = time.monotonic() + self.config.heartbeat_s
+                    self.renew_leases()
                 self._retry_unrecorded()
                 if time.monotonic() >= next_reconcile:
                     next_reconcile = time.monotonic() + self.config.reconcile_interval_s
@@ -245,33 +291,64 @@ class Scheduler:
             except Exception:
                 log.exception("maintenance")
 
+    def renew_leases(self) -> None:
+        """Extend this replica's lease on the jobs it runs (and the finished ones the store has not taken yet);
+        a job found taken over by another replica, or ended meanwhile, has its worker stopped."""
+        if self.pool is None:
+            return
+        running = {(job.job_id, job.attempt) for job in self.pool.running()}
+        with self._unrecorded_lock:
+            waiting = {(item.message.job_id, item.message.attempt) for item in self._unrecorded.values()}
+        if not running and not waiting:
+            return
+        try:
+            kept = self.jobs.renew_leases(self.config.replica_id, sorted(running | waiting), self.clock(),
+                                          self.config.lease_s)
+        except STORE_ERRORS as exc:
+            self.trouble.failed("renewing leases", exc)
+            return
+        for job_id, attempt in running - kept:
+            log.warning("%s (attempt %d) is no longer this replica's (taken over after its lease ran out, or "
+                        "ended): stopping its worker", job_id, attempt)
+            self.pool.cancel(job_id)
+
     def reconcile(self) -> list[str]:
-        """Jobs the store calls running with no worker behind them: re-queue (or fail) them. Returns their ids."""
+        """Running jobs that nobody runs: re-queue (or fail) them. Returns their ids.
+
+        This replica's own with no worker behind them at once; another replica's only once its lease ran out.
+        """
         if self.pool is None:
             return []
         fixed = []
         with self._dispatch_lock:
             try:
-                running = self.jobs.running_attempts()
+                leases = self.jobs.running_leases()
             except STORE_ERRORS as exc:
                 self.trouble.failed("reconciling", exc)
                 return []
+            now = self.clock()
             held = {(job.job_id, job.attempt) for job in self.pool.running()}
             with self._unrecorded_lock:
                 waiting = set(self._unrecorded)
-            for job_id, attempt in running:
-                if (job_id, attempt) in held or job_id in waiting:
+            for lease in leases:
+                if (lease.job_id, lease.attempt) in held or lease.job_id in waiting:
                     continue
-                log.warning("%s (attempt %d) is running in the store but no worker runs it: re-queuing", job_id, attempt)
+                mine = lease.owner == self.config.replica_id or not self.jobs.shared  # SQLite: one replica
+                if not mine and not lease.expired(now):
+                    continue  # another replica runs it and keeps its lease
+                if mine or lease.owner is None:
+                    why = "the job was found running with no worker behind it"
+                else:
+                    why = f"replica {lease.owner} stopped renewing its lease on the job (killed, or cut off)"
+                log.warning("%s (attempt %d): %s: re-queuing", lease.job_id, lease.attempt, why)
                 try:
-                    record = self.jobs.retry_or_fail(job_id, attempt, WORKER_LOST,
-                                                     "the job was found running with no worker behind it",
-                                                     self.config.max_attempts, self.clock())
+                    record = self.jobs.retry_or_fail(lease.job_id, lease.attempt, WORKER_LOST, why,
+                                                     self.config.max_attempts, now, lease_expired=not mine)
                 except STORE_ERRORS as exc:
                     self.trouble.failed("reconciling", exc)
                     return fixed
                 if record is not None:
-                    fixed.append(job_id)
+                    fixed.append(lease.job_id)
                     self._after_retry(record)
         if fixed:
             self.wake()
@@ -289,6 +366,7 @@ class Scheduler:
                                  f"charge refunded")
                 if self._record(message, give_up, retrying=True):
                     self._remove_job_dir(message.job_id)
+                    self._drop_kept(message)
             else:
                 self._record(message, self._outcome(message), retrying=True)
 
@@ -313,8 +391,16 @@ class Scheduler:
         return Failed(message.code, message.message)
 
     def _record(self, message: JobDone | JobError, outcome: Succeeded | Failed, retrying: bool = False) -> bool:
-        """Write ``outcome`` of the worker's ``message``; True once the store has taken it (or it was stale)."""
+        """Write ``outcome`` of the worker's ``message``; True once the store has taken it (or it was stale).
+
+        A success hands its files to the artifact store first (an upload, for an object store); the job's
+        row then names where they are kept. An upload that fails waits and is retried like a store write.
+        """
         try:
+            if isinstance(message, JobDone) and isinstance(outcome, Succeeded):
+                message = self._keep_files(message)
+                outcome = replace(outcome, video_path=message.video_path, poster_path=message.poster_path,
+                                  sprites_path=message.sprites_path)
             record = self.jobs.finish(message.job_id, message.attempt, outcome, self.clock())
         except STORE_ERRORS as exc:
             self.trouble.failed(f"recording the end of {message.job_id}", exc)
@@ -324,6 +410,7 @@ class Scheduler:
                     self._unrecorded[message.job_id] = _Unrecorded(message, time.monotonic(), self.trouble.last_error or "")
                     self.metrics.outcomes_unrecorded.inc()
                 else:
+                    item.message = message  # its files may have been kept meanwhile: not uploaded twice
                     item.error = self.trouble.last_error or item.error
             return False
         self.trouble.succeeded()
@@ -403,22 +490,42 @@ class Scheduler:
     def _publish(self, record: JobRecord) -> None:
         self.bus.publish(VideoEvent(record.user_id, record.id, video_object(record), record.terminal))
 
+    def _current_event(self, user_id: int, job_id: str) -> VideoEvent:
+        """A job's state now, as an event (another replica changed it); deleted when it is gone."""
+        record = self.jobs.get(job_id, user_id)
+        if record is None:
+            return VideoEvent(user_id, job_id, {"id": job_id, "object": "video.deleted", "deleted": True}, True)
+        if record.status == "queued":  # submitted (or re-queued) through another replica: an idle worker here may take it
+            self.wake()
+        return VideoEvent(record.user_id, record.id, video_object(record), record.terminal)
+
     def _forget(self, job_id: str) -> None:
         with self._reported_lock:
             self._reported.pop(job_id, None)
+
+    def _keep_files(self, done: JobDone) -> JobDone:
+        kept = self.artifacts.keep(done.job_id, {"video": done.video_path, "poster": done.poster_path,
+                                                 "sprites": done.sprites_path})
+        return replace(done, video_path=kept["video"] or "", poster_path=kept["poster"] or "",
+                       sprites_path=kept["sprites"])
 
     def _discard_files(self, done: JobDone) -> None:
         """A video finished for a job that was canceled or deleted meanwhile: remove what it wrote."""
         record = self.jobs.get(done.job_id)
         if record is None or record.status in ("failed", "canceled"):
             self._remove_job_dir(done.job_id)
+            self._drop_kept(done)
         elif record.status != "succeeded":  # re-queued meanwhile: only this attempt's files go
-            for path in (done.video_path, done.poster_path, done.sprites_path):
-                if path:
-                    try:
-                        Path(path).unlink(missing_ok=True)
-                    except OSError as exc:
-                        log.warning("could not remove %s: %s", path, exc)
+            self._drop_kept(done)
+
+    def _drop_kept(self, done: JobDone) -> None:
+        """Remove the files of one finished attempt, wherever they are (the job folder, or the object store)."""
+        for path in (done.video_path, done.poster_path, done.sprites_path):
+            if path:
+                try:
+                    self.artifacts.delete(path)
+                except OSError as exc:
+                    log.warning("could not remove %s: %s", path, exc)
 
     def _discard_failed(self, error: JobError) -> None:
         """A late failure (the job was canceled or deleted first): its folder goes if the job is over."""

@@ -45,6 +45,11 @@ class ServiceSettings(BaseSettings):
                                               "ray://HOST:PORT) instead of local worker processes.")
     ray_actors: int = Field(0, ge=0, le=1024, description="Ray actors to start (0: one per GPU in the cluster; "
                                                           "with no GPU, one per worker).")
+    artifacts: str | None = Field(None, description="Where finished videos, posters and sprite sheets are kept: "
+                                  "s3://BUCKET/PREFIX for an S3-compatible object store (needs kadr[s3]; several "
+                                  "replicas serve the same files), default: the videos folder under DATA.")
+    artifacts_endpoint_url: str | None = Field(None, description="The object store's endpoint URL, for stores other "
+                                               "than AWS S3 (MinIO: http://HOST:9000); default: AWS S3.")
     plans_file: Path | None = Field(None, description="Plans (TOML); default: DATA/plans.toml if present, else built in.")
     retention_days: float = Field(30.0, ge=0, description="Days a finished video stays downloadable (0: forever).")
     max_prompt_chars: int = Field(2000, ge=1, le=2000, description="Longest prompt accepted, in characters.")
@@ -68,6 +73,9 @@ class ServiceSettings(BaseSettings):
                                      "refunded as soon as the store takes writes again.")
     reconcile_interval_s: float = Field(10.0, gt=0, le=3600, description="How often jobs the store calls running are "
                                         "matched against live workers (one with none is re-queued).")
+    lease_s: float = Field(30.0, ge=1, le=3600, description="Several replicas on one PostgreSQL: a job a replica "
+                           "claims is its own for this long, renewed every third of it while the job runs; a killed "
+                           "replica's jobs are taken over by another this long after its last renewal.")
     shutdown_grace_s: float = Field(8.0, ge=0, le=3600, description="On SIGTERM/SIGINT: how long running jobs may "
                                     "go on to finish (from the signal); then they go back to the queue, attempt "
                                     "not counted. 8 s fits Docker's default 10 s stop timeout.")
@@ -97,6 +105,22 @@ class ServiceSettings(BaseSettings):
     def _known_database(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("db: allowed: a sqlite:///PATH or postgresql://USER@HOST:PORT/NAME URL")
+        return value
+
+    @field_validator("artifacts", mode="after")
+    @classmethod
+    def _known_artifacts(cls, value: str | None) -> str | None:
+        if value not in (None, "", "local"):
+            from kadr.service.artifacts import S3Location
+
+            S3Location.parse(value)  # a ValueError naming the field and what is allowed
+        return value
+
+    @field_validator("artifacts_endpoint_url", mode="after")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("artifacts_endpoint_url: allowed: an http:// or https:// URL such as http://127.0.0.1:9000")
         return value
 
     @property

@@ -28,6 +28,7 @@ from kadr.provenance.policy import enforce_policy
 from kadr.request import (ASPECTS, DEFAULT_ASPECT, MAX_DURATION_S, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE,
                           MIN_DURATION_S, MIN_FPS, MIN_SIDE, SIZE_PATTERN, STYLES, TEXT_PATTERN, TIERS,
                           WHOLE_SECONDS_PATTERN, VideoRequest, check_text, load_image)
+from kadr.service.artifacts import ArtifactStore, LocalArtifacts, RemoteObject
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.jobfiles import JobFiles
 from kadr.service.jobs import JobRecord, NewJob, video_object
@@ -153,7 +154,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Content:
-    path: Path
+    path: Path | RemoteObject  # a local file, or an object in the artifact store (streamed by the route)
     media_type: str
     filename: str
 
@@ -230,7 +231,7 @@ def map_size(size: str | None, aspect: str | None, spec: Any, tier: str) -> tupl
 class VideoService:
     def __init__(self, jobs: JobStore, plans: PlanBook, bus: EventBus, metrics: ServiceMetrics, videos_dir: Path,
                  limits: Limits, wake_workers: Callable[[], None], stop_worker: Callable[[str], None],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, artifacts: ArtifactStore | None = None) -> None:
         from kadr.engine import Engine
 
         self.jobs = jobs
@@ -242,6 +243,7 @@ class VideoService:
         self.wake_workers = wake_workers
         self.stop_worker = stop_worker
         self.clock = clock
+        self.artifacts = artifacts if artifacts is not None else LocalArtifacts(videos_dir)
         self.planner = Engine(output_dir=videos_dir)  # plans only: never loads a model in this process
 
     # ---- create ------------------------------------------------------------------------------
@@ -329,7 +331,7 @@ class VideoService:
         if record is None:
             raise NotFound(f"No video found with id '{video_id}'.")
         self.stop_worker(video_id)
-        JobFiles.of(self.videos_dir, video_id).remove()
+        self.artifacts.delete_job(video_id)
         self.bus.publish(VideoEvent(user.id, video_id, deleted_object(video_id), True))
         return record
 
@@ -342,12 +344,13 @@ class VideoService:
             "thumbnail": (record.poster_path, "image/png", "png"),
             "spritesheet": (record.sprites_path, "image/jpeg", "jpg"),
         }[variant]
-        if path is None or not Path(path).is_file():
+        found = self.artifacts.locate(path) if path else None
+        if found is None:
             if record.expires_at is not None and record.expires_at <= self.clock():
                 raise NotFound(f"The content of video '{video_id}' expired and was deleted.")
             raise NotFound(f"Video '{video_id}' has no {variant}.")
         name = f"{video_id}.{suffix}" if variant == "video" else f"{video_id}-{variant}.{suffix}"
-        return Content(Path(path), media_type, name)
+        return Content(found, media_type, name)
 
     def _publish(self, record: JobRecord) -> None:
         self.bus.publish(VideoEvent(record.user_id, record.id, video_object(record), record.terminal))

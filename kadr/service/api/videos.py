@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from kadr.service.api import deps
 from kadr.service.api.bodies import CreateVideoBody, body_of, create_video_body
 from kadr.service.api.errors import error_responses
 from kadr.service.api.models import VideoDeleted, VideoList, VideoObject, as_video
+from kadr.service.artifacts import RemoteObject
 from kadr.service.jobs import video_object
 from kadr.service.store import UserRecord
 from kadr.service.videos import VIDEO_ID_PATTERN, Variant, VideoService
@@ -72,8 +73,13 @@ def cancel_video(video_id: VideoId, user: User, service: Videos) -> VideoObject:
 @router.get("/videos/{video_id}/content", response_class=FileResponse,
             responses={200: {"content": CONTENT_TYPES, "description": "The MP4 (variant=video), the poster PNG "
                              "(thumbnail) or the sprite sheet JPEG (spritesheet)."}, **error_responses(400, 404, 409)})
-def video_content(video_id: VideoId, user: User, service: Videos,
-                  variant: Variant = "video") -> FileResponse:
+def video_content(video_id: VideoId, user: User, service: Videos, request: Request,
+                  variant: Variant = "video") -> Response:
     content = service.content(user, video_id, variant)
+    headers = {"cache-control": "private, max-age=3600"}
+    if isinstance(content.path, RemoteObject):  # kept in the object store: streamed from it (kadr.service.artifacts)
+        opened = content.path.open(request.headers.get("range"))
+        return StreamingResponse(opened.body, status_code=opened.status, media_type=content.media_type, headers={
+            **headers, **opened.headers, "content-disposition": f'inline; filename="{content.filename}"'})
     return FileResponse(content.path, media_type=content.media_type, filename=content.filename,
-                        content_disposition_type="inline", headers={"cache-control": "private, max-age=3600"})
+                        content_disposition_type="inline", headers=headers)

@@ -3,12 +3,13 @@
 One SQLAlchemy code path for SQLite (the embedded default) and PostgreSQL (``--db postgresql://…``).
 """
 
-from kadr.service.store.database import Database, normalize_url
+from kadr.service.store.database import Database, StoreInUse, hold_single_replica, normalize_url
 from kadr.service.store.jobs import (
     Delivery,
     Failed,
     JobStore,
     LedgerEntry,
+    Lease,
     QuotaExceeded,
     Succeeded,
     TierUsage,
@@ -25,8 +26,10 @@ __all__ = [
     "JobStore",
     "KeyCache",
     "LedgerEntry",
+    "Lease",
     "NewUser",
     "QuotaExceeded",
+    "StoreInUse",
     "Succeeded",
     "TierUsage",
     "UnknownUser",
@@ -35,6 +38,7 @@ __all__ = [
     "UserRecord",
     "UserStore",
     "hash_key",
+    "hold_single_replica",
     "new_job_id",
     "normalize_url",
 ]

@@ -5,22 +5,32 @@ Write transactions are what keep quotas exact under races:
     quota check and the charge that follows it see no other writer in between (writers in this
     process also queue on a lock first, which is cheaper than SQLite's sleeping busy handler);
   - PostgreSQL: READ COMMITTED plus ``SELECT … FOR UPDATE`` on the user's row in every transaction
-    that checks or spends that user's quota, so they run one after another per user.
+    that checks or spends that user's quota, so they run one after another per user, whichever API
+    replica runs them.
+
+Several `kadr serve` replicas may share one PostgreSQL store. SQLite serves one: :func:`hold_single_replica`
+takes a lock on the file beside the database that a second `kadr serve` on it is refused by.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
+from kadr.errors import KadrError
 from kadr.service.store.schema import SCHEMA_VERSION, Base, MetaRow
+
+
+class StoreInUse(KadrError):
+    """A second `kadr serve` on a SQLite store (SQLite serves one replica; PostgreSQL serves several)."""
 
 
 def normalize_url(url: str) -> str:
@@ -63,12 +73,15 @@ class Database:
 
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         with self.write() as session:
             row = session.get(MetaRow, "schema_version")
             if row is None:
                 session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
             elif int(row.value) > SCHEMA_VERSION:
                 raise RuntimeError(f"the store has schema {row.value}, newer than this kadr ({SCHEMA_VERSION}); upgrade kadr")
+            elif int(row.value) < SCHEMA_VERSION:
+                row.value = str(SCHEMA_VERSION)  # _add_missing_columns brought it up to date
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -96,6 +109,10 @@ class Database:
                 with session.begin():
                     yield session
 
+    def libpq_dsn(self) -> str:
+        """The PostgreSQL URL as psycopg itself takes it (for LISTEN/NOTIFY on a connection of its own)."""
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
@@ -107,6 +124,52 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a store made by an older kadr up to date: columns added since (all nullable) are added.
+
+    create_all makes missing tables but leaves existing ones alone; a column kadr added later is an
+    ``ALTER TABLE … ADD COLUMN`` here, the same statement on SQLite and PostgreSQL.
+    """
+    found = inspect(engine)
+    tables = set(found.get_table_names())
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name not in tables:
+                continue
+            present = {column["name"] for column in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                if not column.nullable:
+                    raise RuntimeError(f"the store's table {table.name} lacks the column {column.name}, which cannot be "
+                                       "added to existing rows; migrate the store by hand")
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
+
+
+def hold_single_replica(url: str) -> int | None:
+    """On SQLite, lock the store for this process (released when it exits, however): returns the lock's file descriptor.
+
+    A second `kadr serve` on the same SQLite file raises :class:`StoreInUse`. PostgreSQL (and an in-memory
+    SQLite) need no lock: None.
+    """
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).with_name(Path(parsed.database).name + ".serve-lock")
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise StoreInUse(f"db: the SQLite store {parsed.database} is in use by another kadr serve (pid {holder}); "
+                         "SQLite serves one replica: for several, put them on one PostgreSQL (--db postgresql://…)") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    return fd
 
 
 def _private_file(path: Path) -> None:

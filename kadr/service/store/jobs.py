@@ -5,6 +5,12 @@ that holds the user's lock (see database.py), so concurrent submissions can neve
 that ends failed or canceled is refunded in the transaction that ends it; the unique (job, kind)
 constraint of the ledger makes a second charge or refund impossible, and re-queuing a job after a
 crash leaves its charge alone.
+
+Several API replicas may share one PostgreSQL store. A claim takes the oldest queued job with
+``FOR UPDATE SKIP LOCKED`` (two replicas never get the same row) and then the job owner's user row
+``FOR UPDATE``, recounting their running jobs under it, so a plan's concurrency holds across replicas
+too. A claimed job records its replica (``owner``) and a lease (``lease_until``) that the replica
+renews while the job runs; only a job whose lease ran out may be re-queued by another replica.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Literal
 
-from sqlalchemy import Row, bindparam, delete, func, select, update
+from sqlalchemy import Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kadr.errors import KadrError
@@ -94,6 +100,24 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """Who runs a running job, and until when their claim holds (None: nobody renews it)."""
+
+    job_id: str
+    attempt: int
+    owner: str | None
+    lease_until: float | None
+
+    def expired(self, now: float) -> bool:
+        return self.lease_until is None or self.lease_until < now
+
+
+# A claim that finds the oldest queued job's user at their concurrency (another replica claimed for them
+# meanwhile) looks past that user; this many users at most, then the next dispatch round tries again.
+_CLAIM_TRIES = 8
+
+
+@dataclass(frozen=True)
 class Delivery:
     id: str
     user_id: int
@@ -127,6 +151,11 @@ def _record(row: JobRow | Row[Any]) -> JobRecord:
 class JobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    @property
+    def shared(self) -> bool:
+        """Whether several API replicas may run on this store: PostgreSQL yes, SQLite no (one `kadr serve`)."""
+        return not self.db.is_sqlite
 
     # ---- accepting --------------------------------------------------------------------------
 
@@ -218,33 +247,76 @@ class JobStore:
 
     # ---- running ----------------------------------------------------------------------------
 
-    def claim_next(self, now: float, concurrency: Callable[[str], int]) -> JobRecord | None:
+    def claim_next(self, now: float, concurrency: Callable[[str], int], owner: str | None = None,
+                   lease_s: float = 30.0) -> JobRecord | None:
         """Move the oldest queued job whose user is under their plan's concurrency to running.
 
         ``concurrency(plan_name)`` gives a plan's limit. The claim bumps ``attempt``: reports from an
-        older attempt of the same job are ignored from then on.
+        older attempt of the same job are ignored from then on. ``owner`` (the claiming replica) holds
+        the job for ``lease_s`` seconds from ``now``, renewed by :meth:`renew_leases`; a claim with no
+        owner holds no lease (any reconciliation may re-queue it).
         """
         with self.db.write() as s:
             running = s.execute(
                 select(JobRow.user_id, UserRow.plan, func.count()).join(UserRow, UserRow.id == JobRow.user_id)
                 .where(JobRow.status == "running").group_by(JobRow.user_id, UserRow.plan)).all()
-            blocked = [user_id for user_id, plan, n in running if n >= concurrency(plan)]
-            query = select(JobRow).where(JobRow.status == "queued").order_by(JobRow.seq).limit(1)
-            if blocked:
-                query = query.where(JobRow.user_id.not_in(blocked))
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            row = s.execute(query).scalar_one_or_none()
-            if row is None:
-                return None
-            row.status = "running"
-            row.attempt += 1
-            row.started_at = now
-            row.progress = 0
-            row.eta_seconds = None
-            row.stage = "starting"
-            s.flush()
-            return _record(row)
+            blocked = {user_id for user_id, plan, n in running if n >= concurrency(plan)}
+            for _ in range(_CLAIM_TRIES):
+                query = select(JobRow).where(JobRow.status == "queued").order_by(JobRow.seq).limit(1)
+                if blocked:
+                    query = query.where(JobRow.user_id.not_in(blocked))
+                if not self.db.is_sqlite:
+                    query = query.with_for_update(skip_locked=True)
+                row = s.execute(query).scalar_one_or_none()
+                if row is None:
+                    return None
+                if not self.db.is_sqlite and not self._under_concurrency(s, row.user_id, concurrency):
+                    blocked.add(row.user_id)
+                    continue
+                row.status = "running"
+                row.attempt += 1
+                row.started_at = now
+                row.progress = 0
+                row.eta_seconds = None
+                row.stage = "starting"
+                row.owner = owner
+                row.lease_until = now + lease_s if owner is not None else None
+                s.flush()
+                return _record(row)
+            return None
+
+    @staticmethod
+    def _under_concurrency(s: Session, user_id: int, concurrency: Callable[[str], int]) -> bool:
+        """PostgreSQL: under the user's row lock (claims for one user take turns on it, whichever replica
+        makes them), whether they run fewer jobs than their plan allows. READ COMMITTED: the count sees
+        every claim committed before the lock was taken.
+
+        SKIP LOCKED, not a wait: a claim keeps the user locks of the users it looked past until it commits,
+        so two claims waiting on each other's would deadlock. A user locked by another claim (or by their
+        own submission, for a moment) is passed over this round; the next dispatch round takes their job.
+        """
+        plan = s.execute(select(UserRow.plan).where(UserRow.id == user_id)
+                         .with_for_update(skip_locked=True)).scalar_one_or_none()
+        if plan is None:
+            return False
+        running = s.execute(select(func.count()).select_from(JobRow)
+                            .where(JobRow.user_id == user_id, JobRow.status == "running")).scalar_one()
+        return int(running) < concurrency(plan)
+
+    def renew_leases(self, owner: str, held: list[tuple[str, int]], now: float, lease_s: float) -> set[tuple[str, int]]:
+        """Extend ``owner``'s lease on the (job id, attempt) it runs; returns those still its own.
+
+        A held attempt missing from the answer was taken from the owner (its lease ran out and another
+        replica re-queued it) or ended meanwhile (canceled, deleted): the owner should stop running it.
+        """
+        if not held:
+            return set()
+        with self.db.write() as s:
+            renewed = s.execute(
+                update(JobRow).where(JobRow.owner == owner, JobRow.status == "running",
+                                     JobRow.id.in_([job_id for job_id, _ in held]))
+                .values(lease_until=now + lease_s).returning(JobRow.id, JobRow.attempt)).all()
+        return {(job_id, attempt) for job_id, attempt in renewed} & set(held)
 
     def set_progress(self, job_id: str, attempt: int, progress: int, eta_seconds: float | None,
                      stage: str | None) -> JobRecord | None:
@@ -306,16 +378,21 @@ class JobStore:
             s.delete(row)
             return record
 
-    def requeue_running(self, now: float, max_attempts: int) -> tuple[list[JobRecord], list[JobRecord]]:
+    def requeue_running(self, now: float, max_attempts: int,
+                        only_expired: bool = False) -> tuple[list[JobRecord], list[JobRecord]]:
         """At start: jobs left running by a dead process go back to the queue, keeping their one charge.
 
-        A job that has already been started ``max_attempts`` times fails instead (refunded): it is
-        probably what kills the process. Returns (requeued, failed).
+        ``only_expired`` (a store shared by several replicas): only the jobs whose lease ran out before
+        ``now``; the others belong to live replicas. A job that has already been started ``max_attempts``
+        times fails instead (refunded): it is probably what kills the process. Returns (requeued, failed).
         """
         requeued: list[JobRecord] = []
         failed: list[JobRecord] = []
         with self.db.write() as s:
-            for row in s.execute(select(JobRow).where(JobRow.status == "running").with_for_update()).scalars():
+            query = select(JobRow).where(JobRow.status == "running")
+            if only_expired:
+                query = query.where(or_(JobRow.lease_until.is_(None), JobRow.lease_until < now))
+            for row in s.execute(query.with_for_update()).scalars():
                 if row.attempt >= max_attempts:
                     self._fail(s, row, "failed", TOO_MANY_ATTEMPTS,
                                f"generation was interrupted {row.attempt} times; giving up", now)
@@ -327,11 +404,17 @@ class JobStore:
         return requeued, failed
 
     def retry_or_fail(self, job_id: str, attempt: int, code: str, message: str, max_attempts: int,
-                      now: float) -> JobRecord | None:
-        """A worker died running this attempt: queue the job again, or fail it after ``max_attempts``."""
+                      now: float, lease_expired: bool = False) -> JobRecord | None:
+        """A worker died running this attempt: queue the job again, or fail it after ``max_attempts``.
+
+        ``lease_expired``: only if nobody holds the job's lease at ``now`` (taking over another replica's
+        job: checked under the row's lock, so a renewal that came meanwhile wins).
+        """
         with self.db.write() as s:
             row = self._locked(s, job_id)
             if row is None or row.status != "running" or row.attempt != attempt:
+                return None
+            if lease_expired and row.lease_until is not None and row.lease_until >= now:
                 return None
             if row.attempt >= max_attempts:
                 self._fail(s, row, "failed", code, message, now)
@@ -350,11 +433,12 @@ class JobStore:
             row.attempt = max(0, row.attempt - 1)
             return _record(row)
 
-    def running_attempts(self) -> list[tuple[str, int]]:
-        """(job id, attempt) of every job the store says is running: what reconciliation checks."""
+    def running_leases(self) -> list[Lease]:
+        """Every job the store says is running, with its owner and lease: what reconciliation checks."""
         with self.db.connect() as conn:
-            return [(row.id, row.attempt) for row in
-                    conn.execute(select(JobRow.id, JobRow.attempt).where(JobRow.status == "running"))]
+            return [Lease(row.id, row.attempt, row.owner, row.lease_until) for row in
+                    conn.execute(select(JobRow.id, JobRow.attempt, JobRow.owner, JobRow.lease_until)
+                                 .where(JobRow.status == "running"))]
 
     def probe_write(self, now: float) -> None:
         """A small write transaction (the health check's): raises when the store cannot be written."""
@@ -374,10 +458,18 @@ class JobStore:
 
     # ---- webhook outbox -----------------------------------------------------------------------
 
-    def due_deliveries(self, now: float, limit: int = 20) -> list[Delivery]:
-        with self.db.read() as s:
-            rows = s.execute(select(WebhookRow).where(WebhookRow.status == "pending", WebhookRow.next_attempt_at <= now)
-                             .order_by(WebhookRow.next_attempt_at).limit(limit)).scalars()
+    def due_deliveries(self, now: float, limit: int = 20, hold_s: float = 60.0) -> list[Delivery]:
+        """Pending deliveries due by ``now``, held for the caller for ``hold_s``: their next attempt moves to
+        ``now + hold_s``, so another replica's sender does not send them too (``delivery_done`` or
+        ``delivery_failed`` settles them; a sender that dies holding them has them sent again after ``hold_s``)."""
+        with self.db.write() as s:
+            query = (select(WebhookRow).where(WebhookRow.status == "pending", WebhookRow.next_attempt_at <= now)
+                     .order_by(WebhookRow.next_attempt_at).limit(limit))
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = list(s.execute(query).scalars())
+            for row in rows:
+                row.next_attempt_at = now + hold_s
             return [Delivery(r.id, r.user_id, r.job_id, r.event_type, r.url, r.payload, r.attempts) for r in rows]
 
     def next_delivery_at(self) -> float | None:
@@ -423,6 +515,8 @@ class JobStore:
 
     @staticmethod
     def _requeue(row: JobRow) -> None:
+        row.owner = None
+        row.lease_until = None
         row.status = "queued"
         row.progress = 0
         row.eta_seconds = None
@@ -442,6 +536,7 @@ class JobStore:
 
     def _ended(self, s: Session, row: JobRow, now: float) -> JobRecord:
         """After a terminal transition: queue the owner's webhook in this same transaction."""
+        row.lease_until = None  # ``owner`` stays: the replica that last ran it
         s.flush()
         record = _record(row)
         user = s.get(UserRow, row.user_id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+# 2: jobs.owner and jobs.lease_until (several API replicas on one PostgreSQL); added to older stores at start.
+SCHEMA_VERSION = 2
 
 
 class Base(DeclarativeBase):
@@ -66,6 +67,10 @@ class JobRow(Base):
     poster_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     sprites_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     meta: Mapped[str] = mapped_column(Text, default="{}")  # the engine's metadata as JSON
+    # The replica (``kadr serve`` process) running the job, and until when its claim holds: it renews the
+    # lease while the job runs; a job whose lease ran out is taken over by any replica (scheduler.py).
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (
         Index("ix_jobs_user_seq", "user_id", "seq"),
