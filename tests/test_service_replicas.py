@@ -22,6 +22,7 @@ import pytest
 from conftest import KadrServer, kadr_env
 from replicas_scenario import LIMITS, LEASE_S, SLOW, burst, client, events_of, kill_mid_job, start_replicas, which_replica
 
+from kadr.service.jobspec import JobSpec
 from kadr.service.store import Database, JobStore, StoreInUse, hold_single_replica
 
 
@@ -77,6 +78,15 @@ def test_two_replicas_share_the_queue_limits_exact_jobs_run_once_events_cross_an
             server.stop()
 
 
+def tiny_job_spec() -> JobSpec:
+    """A small kadr-tiny job as the API would store it (request and plan)."""
+    from kadr.engine import Engine
+    from kadr.request import VideoRequest
+
+    request = VideoRequest(prompt="a red ball", duration=1.0, aspect="1:1", resolution="64x64", fps=8, tier="fast",
+                           model="kadr-tiny", seed=7)
+    return JobSpec.of(request, Engine().plan(request))
+
 def _wait_owner(jobs: JobStore, video_id: str, servers: list[KadrServer]) -> int:
     from replicas_scenario import _wait
 
@@ -111,7 +121,7 @@ def test_a_second_replica_on_one_sqlite_store_is_refused_naming_postgresql(tmp_p
 
 def test_leases_let_only_expired_jobs_be_requeued(postgres) -> None:
     """The store's side: a live lease keeps a job from re-queuing; an expired one (or none) does not."""
-    from kadr.service.jobs import JobParams, NewJob
+    from kadr.service.jobs import NewJob
     from kadr.service.plans import Plan, TierLimits
     from kadr.service.store import UserStore, new_job_id
 
@@ -122,10 +132,9 @@ def test_leases_let_only_expired_jobs_be_requeued(postgres) -> None:
         plan = Plan(name="p", monthly_credits=None, concurrency=2, max_active=10,
                     tiers={"fast": TierLimits(videos=None, cost=1), "high": TierLimits(videos=None, cost=1)})
         ann = users.add("ann", "p", 1000.0).user
-        params = JobParams(prompt="a red ball", negative_prompt=None, duration=1.0, aspect="1:1", resolution="64x64",
-                           fps=8, style=None, camera=None, tier="fast", model="kadr-tiny", seed=7, loop=False)
+        spec = tiny_job_spec()
         for _ in range(2):
-            jobs.submit(NewJob(new_job_id(), ann.id, params, 64, 64, 8, None, (), 1), plan, 1000.0)
+            jobs.submit(NewJob(new_job_id(), ann.id, spec, None, 1), plan, 1000.0)
         a = jobs.claim_next(1000.0, lambda _p: 2, owner="replica-a", lease_s=30)
         b = jobs.claim_next(1000.0, lambda _p: 2, owner="replica-b", lease_s=30)
         assert a is not None and b is not None and a.id != b.id  # one job each, never the same
@@ -140,7 +149,7 @@ def test_leases_let_only_expired_jobs_be_requeued(postgres) -> None:
 
 def test_claims_race_from_threads_never_give_one_job_twice_nor_break_concurrency(postgres) -> None:
     """Eight claimers (as if on eight replicas) race for 40 jobs of 4 users with concurrency 1."""
-    from kadr.service.jobs import JobParams, NewJob
+    from kadr.service.jobs import NewJob
     from kadr.service.plans import Plan, TierLimits
     from kadr.service.store import Succeeded, UserStore, new_job_id
 
@@ -150,12 +159,11 @@ def test_claims_race_from_threads_never_give_one_job_twice_nor_break_concurrency
         users, jobs = UserStore(db), JobStore(db)
         plan = Plan(name="p", monthly_credits=None, concurrency=1, max_active=100,
                     tiers={"fast": TierLimits(videos=None, cost=1), "high": TierLimits(videos=None, cost=1)})
-        params = JobParams(prompt="a red ball", negative_prompt=None, duration=1.0, aspect="1:1", resolution="64x64",
-                           fps=8, style=None, camera=None, tier="fast", model="kadr-tiny", seed=7, loop=False)
+        spec = tiny_job_spec()
         people = [users.add(f"u{i}", "p", 1000.0).user for i in range(4)]
         for _ in range(10):
             for person in people:
-                jobs.submit(NewJob(new_job_id(), person.id, params, 64, 64, 8, None, (), 1), plan, 1000.0)
+                jobs.submit(NewJob(new_job_id(), person.id, spec, None, 1), plan, 1000.0)
         claimed: list[str] = []
         running_seen: list[int] = []  # the user's running jobs in the store, read while each claim runs
         lock = threading.Lock()
@@ -209,7 +217,7 @@ def test_a_store_made_before_leases_gets_its_new_columns_at_start(store_url: str
 
 def test_a_due_webhook_goes_to_one_sender_until_its_hold_runs_out(store_url: str) -> None:
     """Every replica runs a webhook sender on the one outbox: a due delivery is handed to one of them at a time."""
-    from kadr.service.jobs import JobParams, NewJob
+    from kadr.service.jobs import NewJob
     from kadr.service.plans import Plan, TierLimits
     from kadr.service.store import Succeeded, UserStore, new_job_id
 
@@ -220,9 +228,8 @@ def test_a_due_webhook_goes_to_one_sender_until_its_hold_runs_out(store_url: str
         plan = Plan(name="p", monthly_credits=None, concurrency=1, max_active=10,
                     tiers={"fast": TierLimits(videos=None, cost=1), "high": TierLimits(videos=None, cost=1)})
         ann = users.add("ann", "p", 1000.0, webhook_url="http://127.0.0.1:9/hook").user
-        params = JobParams(prompt="a red ball", negative_prompt=None, duration=1.0, aspect="1:1", resolution="64x64",
-                           fps=8, style=None, camera=None, tier="fast", model="kadr-tiny", seed=7, loop=False)
-        job = jobs.submit(NewJob(new_job_id(), ann.id, params, 64, 64, 8, None, (), 1), plan, 1000.0)
+        spec = tiny_job_spec()
+        job = jobs.submit(NewJob(new_job_id(), ann.id, spec, None, 1), plan, 1000.0)
         jobs.claim_next(1000.0, lambda _p: 1, owner="replica-a")
         jobs.finish(job.id, 1, Succeeded("/v.mp4", "/v.png", None, {}, None), 1000.0)
         (first,) = jobs.due_deliveries(1001.0, hold_s=60)
