@@ -170,7 +170,9 @@ class Engine:
         style = request.style or prompt_plan.get("style")
         notes.extend(prompt_plan.get("warnings", []))
 
-        width, height = _fit_size(request, aspect, spec, notes)
+        width, height = _source_size(source, spec, request.tier) if source is not None and not request.resolution else (0, 0)
+        if not width:
+            width, height = _fit_size(request, aspect, spec, notes)
         fps = request.fps or (round(source.fps) if source is not None else None) or spec.native_fps
         low, high = spec.fps_range
         if not low <= fps <= high:
@@ -508,6 +510,16 @@ def _continuation_chunks(spec: ModelSpec, added: int) -> list[int]:
             raise ValueError(f"{spec.name}: frame rule {rule} cannot continue a clip")
         chunks.append(n)
     return chunks
+
+
+def _source_size(source: SourceInfo, spec: ModelSpec, tier: str) -> tuple[int, int]:
+    """The source's own size when the model makes it as it is (a multiple of its size step, no larger than
+    the model's size for the tier), so an extension or remix goes on at the size it has; else (0, 0)."""
+    default = spec.resolution(source.aspect, tier) or spec.resolution(source.aspect, "high")
+    fits = source.width % spec.size_multiple == 0 and source.height % spec.size_multiple == 0
+    if default is None or not fits or source.width * source.height > default[0] * default[1]:
+        return 0, 0
+    return source.width, source.height
 
 
 def _fit_size(request: VideoRequest, aspect: str, spec: ModelSpec, notes: list[str]) -> tuple[int, int]:
