@@ -205,6 +205,15 @@ class Engine:
             num_frames = max(1, round(duration * fps))
             loop_overlap = min(round(LOOP_OVERLAP_S * fps), num_frames // 3) if request.loop else 0
             chunks = _chunk_frames(spec, num_frames + loop_overlap)
+            if request.last_image is not None:
+                if request.loop:
+                    raise InvalidRequestError("loop", True, "no loop when the clip must end on last_image")
+                # The passes' last frame shows the last picture: keep every frame they make (a few more at most).
+                covered = chunks[0] + sum(n - 1 for n in chunks[1:])
+                if covered != num_frames:
+                    notes.append(f"{num_frames / fps:g} s made {covered / fps:g} s long ({covered} frames, as "
+                                 f"{spec.name} makes them) so that the clip ends on the last picture")
+                    num_frames, duration = covered, covered / fps
         if len(chunks) > 1 and IMAGE_TO_VIDEO not in spec.tasks:
             raise InvalidRequestError(
                 "duration", duration,
