@@ -85,9 +85,9 @@ class KadrTinyConfig:
     # First and last frame: after each step above ``last_frame_guidance_until`` the frames between are pulled
     # this far (times their place in the clip, 0 at the start, 1 at the end) towards the fade from the first
     # to the last picture; the last frame is held to the last picture at every step. Measured on two photo
-    # pairs at 8 and 24 fps (bench/bench_edit.py): the largest frame-to-frame change over the mean one is
-    # 1.4-1.7 guided to the end (1.0, 0.0), 1.5-2.2 guided down to t = 0.3, 2.2-3.4 with the last frame
-    # pinned alone (0.0): without guidance the model holds the first picture and jumps at the end.
+    # pairs at 8 and 24 fps, static camera, the pipeline's own frames: the largest frame-to-frame change
+    # over the mean one is 1.4-1.7 guided to the end (1.0, 0.0), 1.5-2.2 guided down to t = 0.3, 2.2-3.4
+    # with the last frame pinned alone (0.0): without guidance the model holds the first picture, then jumps.
     last_frame_guidance: float = 1.0
     last_frame_guidance_until: float = 0.0
 
