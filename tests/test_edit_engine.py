@@ -18,7 +18,7 @@ from PIL import Image
 from engine_doubles import SPEC, ScrollerBackend
 from kadr.edit.source import fit_frame, read_source_info
 from kadr.engine import Engine, _continuation_chunks
-from kadr.errors import InvalidRequestError
+from kadr.errors import GenerationCancelled, InvalidRequestError
 from kadr.request import VideoRequest
 from kadr.video.probe import probe, read_frames
 
@@ -107,6 +107,26 @@ def test_extend_accepts_a_video_kadr_did_not_make(engine, tmp_path) -> None:
     assert (meta["width"], meta["height"], meta["fps"], meta["frames"]) == (64, 48, 15, 45)  # its aspect and rate kept
     written = read_frames(out).astype(int)
     assert np.abs(written[10] - fit_frame(frames[10], 64, 48).astype(int)).mean() < 6
+
+
+def test_extend_at_another_rate_retimes_the_source_and_a_cancel_leaves_no_file(engine, tmp_path) -> None:
+    clip = tmp_path / "phone.mp4"
+    frames = foreign_video(clip, frames=30, fps=15, size=(64, 48))  # 2 s
+    backend = EditingBackend(spec=dataclasses.replace(EDIT_SPEC, resolutions={"4:3": {"fast": (64, 48)}}))
+    out = tmp_path / "at8.mp4"
+    meta = engine.generate(VideoRequest(source_video=clip, mode="extend", duration=1, fps=8), out, backend=backend).metadata
+    assert (meta["fps"], meta["source"]["frames_kept"], meta["frames"]) == (8, 16, 24)  # 2 s at 8 fps + 1 s
+    written = read_frames(out).astype(int)
+    assert np.abs(written[8] - frames[15].astype(int)).mean() < 6  # 1 s in: the source's frame at 1 s
+    steps = []
+
+    def cancel() -> bool:
+        return len(steps) >= 2
+
+    with pytest.raises(GenerationCancelled):
+        engine.generate(VideoRequest(source_video=clip, mode="extend", duration=3, fps=8), tmp_path / "gone.mp4",
+                        backend=backend, cancel=cancel, on_progress=lambda p: steps.append(p) if p.stage == "generate" else None)
+    assert not list(tmp_path.glob("gone*")) and not list(tmp_path.glob(".gone*"))
 
 
 def test_a_foreign_sources_camera_move_is_measured(tmp_path) -> None:
