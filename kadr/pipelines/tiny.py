@@ -9,9 +9,10 @@ Components (built by :func:`load`, handed to :class:`KadrTinyPipeline`):
   - sampler: rectified-flow Euler with a shifted time grid (kadr.models.flow).
 
 Going on from existing material (the engine passes these only when a request uses them):
-  - ``last_image`` (first and last frame): the last keyframe's latent is pinned to the picture's
-    encoding, noised to each step's level, while the frames between start from a blend of the first
-    and last pictures moved along the camera path; the pictures' fine detail cross-fades over the clip;
+  - ``last_image`` (first and last frame): the last keyframe's latent is held to the picture's
+    encoding, noised to each step's level, and the frames between start from, and are guided towards, a
+    fade from the first picture to the last moved along the camera path (:class:`_Guide`); the
+    pictures' fine detail cross-fades over the clip;
   - ``video`` + ``strength`` (remix, SDEdit): the source's keyframes are encoded, noised to
     ``strength`` and denoised with the new prompt, so layout and motion stay; the source's fine detail
     (its frames over their reconstruction) is added back in proportion to ``1 - strength``.
