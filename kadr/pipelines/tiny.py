@@ -409,6 +409,17 @@ class KadrTinyPipeline:
         #    image's carried along the camera path (cross-faded into the last picture's, moved back from the end).
         if source is not None:
             frames += (1.0 - float(strength)) * self._detail(video, source, key_poses, frame_poses, fps, height, width)
+            if image is not None:
+                # A remix's continuation pass starts exactly on the frame it continues: the first frame's
+                # difference from it is carried along the camera path, fading out over one keyframe interval.
+                target = self._prepare_image(image, height, width).cpu()  # (1, 3, H, W)
+                ramp = max(1, round(fps / key_fps))
+                stop = min(num_frames, ramp)
+                dst = torch.from_numpy(frame_poses[:stop])
+                moved, _ = warp_view((target - frames[:1]).expand(stop, -1, -1, -1), torch.zeros_like(dst), dst,
+                                     padding_mode="zeros")
+                fade = (1.0 - torch.arange(stop, dtype=torch.float32) / ramp)[:, None, None, None]  # (stop, 1, 1, 1)
+                frames[:stop] += fade * moved
         elif residual is not None or residual_last is not None:
             last_pose = torch.from_numpy(frame_poses[-1:])
             for s in range(0, num_frames, 32):
