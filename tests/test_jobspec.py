@@ -53,15 +53,17 @@ def every_field_samples(tmp_path: Path) -> list[VideoRequest]:
     """Requests that together set every VideoRequest field to something other than its default."""
     source = tmp_path / "clip.mp4"
     source.write_bytes(b"not decoded here: VideoRequest only checks that the file is there")
-    with_material = VideoRequest(
+    # Some fields exclude each other (a picture with a remix, a reference with a first frame), so several samples.
+    with_pictures = VideoRequest(
         prompt="a cat walks", negative_prompt="blur", image=picture((200, 30, 30)), duration=3.0, aspect="9:16",
         resolution="64x112", fps=12, style="cinematic", camera="zoom_in", tier="high", model="kadr-tiny", seed=99,
-        loop=True, format="webm", cache="off", last_image=picture((30, 200, 30)), source_video=source, mode="remix",
-        strength=0.4, reference_image=picture((30, 30, 200)), extra={"note": "kept", "n": [1, 2]},
+        loop=True, format="webm", cache="off", last_image=picture((30, 200, 30)), extra={"note": "kept", "n": [1, 2]},
     )
+    with_source = VideoRequest(prompt="the same at night", source_video=source, mode="remix", strength=0.4)
+    with_reference = VideoRequest(prompt="she waves", reference_image=picture((30, 30, 200)))
     with_shots = VideoRequest(shots=(Shot("a dog runs", 2.0, "pan_left", "animation"), {"prompt": "the dog sleeps"}),
                               transition="crossfade")
-    return [with_material, with_shots]
+    return [with_pictures, with_source, with_reference, with_shots]
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -99,8 +101,8 @@ def test_every_videorequest_field_round_trips_through_json(tmp_path: Path) -> No
         again = back.video_request(worker_side)
         for f in dataclasses.fields(VideoRequest):
             assert same(getattr(again, f.name), getattr(request, f.name)), f.name
-    assert set(JobSpec.of(samples[0], plan, JobFiles(tmp_path / "api0").save_inputs(samples[0])).files) == {
-        "image", "last_image", "reference_image", "source_video"}
+    saved = set().union(*(JobFiles(tmp_path / f"files{i}").save_inputs(r) for i, r in enumerate(samples)))
+    assert saved == {"image", "last_image", "reference_image", "source_video"}
 
 
 def test_a_value_that_cannot_travel_is_refused_naming_the_field(tmp_path: Path) -> None:
