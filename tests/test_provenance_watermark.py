@@ -77,6 +77,16 @@ def test_not_found_in_unmarked_clips(clip: np.ndarray, tmp_path: Path) -> None:
     assert not detect_watermark(other).found
 
 
+@pytest.mark.parametrize("kind", ["flat", "noise"])
+def test_not_found_in_textureless_or_noisy_clips(kind: str, tmp_path: Path) -> None:
+    """No picture structure at all (a flat grey, fresh noise every frame): nothing to mistake for a mark."""
+    rng = np.random.default_rng(5)
+    frames = (np.full((48, 144, 256, 3), 128, np.uint8) if kind == "flat"
+              else rng.integers(0, 256, (48, 144, 256, 3), dtype=np.uint8))
+    reading = detect_in_file(write(frames, tmp_path / f"{kind}.mp4"))
+    assert not reading.found and reading.payload is None, reading
+
+
 def test_streamed_chunks_carry_the_payload(clip: np.ndarray) -> None:
     embedder = WatermarkEmbedder(PAYLOAD, 256, 144)
     chunks = [embedder.embed(clip[i: i + 16]) for i in range(0, len(clip), 16)]

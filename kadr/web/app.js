@@ -889,7 +889,8 @@ function renderGallery() {
     if (!node) node = buildCard(v);
     $(".card-prompt", node).textContent = short(v.prompt, 80);
     $(".card-prompt", node).title = v.prompt || "";
-    $(".card-meta", node).textContent = [aspectOf(v), v.quality ? label("quality", v.quality) : "", relativeTime(v.completed_at || v.created_at)].filter(Boolean).join(" · ");
+    $(".card-meta", node).textContent = [aspectOf(v), v.quality ? label("quality", v.quality) : "",
+      v.provenance?.c2pa ? t("card.provenance") : "", relativeTime(v.completed_at || v.created_at)].filter(Boolean).join(" · ");
     $(".dur", node).textContent = t("duration.value", { n: Number(v.seconds) || 0 });
     $(".poster", node).setAttribute("aria-label", t("card.play", { prompt: short(v.prompt, 60) }));
     $(".poster", node).style.setProperty("--ar", arCSS(aspectOf(v)));
