@@ -32,8 +32,11 @@ from kadr.pipelines import registry
 from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
 from kadr.pipelines.base import FEATURES, IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
 from kadr.picture import FittedPicture, fit_picture
+from kadr.post.choices import PostChoice, choose_post
 from kadr.post.fidelity import PhotoAnchor
+from kadr.post.interpolate import Interpolate
 from kadr.post.steps import ChunkInfo, FrameFunction, KeepPhoto, LoopBlend, MatchColours, PostStage
+from kadr.post.upscale import Upscale, realesrgan_available
 from kadr.provenance import output_provenance
 from kadr.request import (ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, VideoRequest,
                           parse_size)
@@ -248,7 +251,7 @@ class Engine:
         condition = fitted.frame if fitted is not None else None
         # 2. Post-processing (kadr.post.steps): steps on each model pass (their last frame conditions the
         #    next pass), then steps on the output stream before the encoder.
-        pass_steps, output_steps = _post_stages(plan, fitted, camera)
+        pass_steps, output_steps = _post_stages(plan, fitted, camera, request)
         out_width, out_height = output_steps.output_size(plan.width, plan.height)
         out_fps = output_steps.output_fps(plan.fps)
         tags = container_tags(request.prompt, plan.spec.name, plan.seed,
@@ -482,8 +485,13 @@ def _final_prompt(understood: "PromptPlan | None", spec: ModelSpec) -> str:
     return final_prompt(understood, spec.family)
 
 
-def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath) -> tuple[PostStage, PostStage]:
-    """The post steps of this generation: (on each model pass, on the output stream)."""
+def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath,
+                 request: VideoRequest | None = None) -> tuple[PostStage, PostStage]:
+    """The post steps of this generation: (on each model pass, on the output stream).
+
+    The output stream: loop blend, then smooth motion (interpolating the small frames is cheaper), then
+    upscaling, as ``request`` asks or its tier chooses (kadr.post.choices).
+    """
     pass_steps = PostStage([MatchColours()])
     if plan.spec.builtin:
         # kadr-tiny re-draws a photograph as the camera moves (17-22 dB on its last frame); the moved
@@ -496,6 +504,14 @@ def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: Cam
     output_steps = PostStage()
     if plan.loop_overlap:
         output_steps.append(LoopBlend(plan.num_frames, plan.loop_overlap))
+    choice = choose_post(request.tier, request.upscale, request.smooth) if request is not None else PostChoice()
+    if choice.output_fps(plan.fps) > plan.fps:
+        output_steps.append(Interpolate(plan.fps, choice.output_fps(plan.fps), "flow"))
+    if choice.upscale_target is not None:
+        unusable = realesrgan_available()  # before the model runs, not after its frames are made
+        if unusable is not None:
+            raise ModelNotAvailableError(f"upscale {choice.upscale}: {unusable}")
+        output_steps.append(Upscale(choice.upscale_target, "realesrgan"))
     return pass_steps, output_steps
 
 
