@@ -178,7 +178,7 @@ def run_job(engine: Any, job: RunJob, emit: Callable[[FromWorker], None], cancel
         request = VideoRequest(
             prompt=p.prompt, negative_prompt=p.negative_prompt, image=job.image_path, duration=p.duration,
             aspect=p.aspect, resolution=p.resolution, fps=p.fps, style=p.style, camera=p.camera, tier=p.tier,  # type: ignore[arg-type]
-            model=p.model, seed=p.seed, loop=p.loop, format="mp4",
+            model=p.model, seed=p.seed, loop=p.loop, format="mp4", upscale=p.upscale, smooth=p.smooth,
         )
         result = engine.generate(request, job_dir / VIDEO_NAME, on_progress=progress, cancel=cancel)
         sprites = make_spritesheet(result.path, job_dir / SPRITES_NAME)

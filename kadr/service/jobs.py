@@ -85,6 +85,8 @@ class JobParams:
     model: str
     seed: int
     loop: bool
+    upscale: str | None = None  # the request's post-processing choices (None: the tier's; kadr.post.choices)
+    smooth: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -190,6 +192,8 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "fps": job.fps,
         "negative_prompt": p.negative_prompt,
         "loop": p.loop,
+        "upscale": p.upscale,
+        "smooth": p.smooth,
         "image_to_video": job.image_path is not None,
         "attempts": job.attempt,
         "cost": job.cost,

@@ -25,8 +25,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from kadr.camera import CAMERA_MOTIONS
 from kadr.errors import InvalidRequestError, KadrError
+from kadr.post.choices import choose_post
 from kadr.provenance.policy import enforce_policy
-from kadr.request import (ASPECTS, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MIN_FPS, STYLES, TEXT_PATTERN, TIERS,
+from kadr.request import (ASPECTS, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MIN_FPS, STYLES, TEXT_PATTERN, TIERS, UPSCALES,
                           VideoRequest, check_text, load_image)
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.generation import INPUT_NAME
@@ -115,6 +116,12 @@ class CreateVideo(BaseModel):
     fps: Annotated[int, Ge(MIN_FPS), Le(MAX_FPS), WholeNumber] | None = None
     aspect: Annotated[Literal[tuple(ASPECTS)] | None, Field(description="Not with size.")] = None  # type: ignore[valid-type]
     loop: bool = False
+    # Post-processing of the output (kadr.post.choices): unset means the quality tier's choice (off for both).
+    upscale: Annotated[Literal[UPSCALES] | None, Field(  # type: ignore[valid-type]
+        description="Real-ESRGAN on the output: 2x, 4x or 720p on the short side (slow on a CPU: about a "
+                    "minute for 5 s at 720p on 2 cores); off or unset: the tier's choice (none).")] = None
+    smooth: Annotated[bool | None, Field(
+        description="Smooth motion: in-between frames to twice the frame rate (up to 60 fps); unset: the tier's choice (off).")] = None
 
     @model_validator(mode="after")
     def _size_or_aspect(self) -> "CreateVideo":
@@ -263,13 +270,15 @@ class VideoService:
         request = VideoRequest(
             prompt=prompt, negative_prompt=negative_prompt, image=picture, duration=seconds, aspect=aspect,
             resolution=resolution, fps=body.fps, style=body.style, camera=body.camera, tier=tier,  # type: ignore[arg-type]
-            model=spec.name, seed=seed, loop=body.loop, format="mp4",
+            model=spec.name, seed=seed, loop=body.loop, format="mp4", upscale=body.upscale, smooth=body.smooth,
         )
         plan = self.planner.plan(request, spec)
+        post = choose_post(tier, request.upscale, request.smooth)  # the size and frame rate the file will have
         params = JobParams(
             prompt=request.prompt, negative_prompt=request.negative_prompt, duration=request.duration,
             aspect=request.aspect, resolution=request.resolution, fps=request.fps, style=request.style,
             camera=request.camera, tier=tier, model=spec.name, seed=seed, loop=request.loop,
+            upscale=request.upscale, smooth=request.smooth,
         )
         plan_ = self.plans.get(user.plan)
         job_id = new_job_id()
@@ -281,7 +290,8 @@ class VideoService:
             image_path = str(folder / INPUT_NAME)
         planned = {"camera": plan.camera, "style": plan.style, "frames": plan.num_frames, "steps": plan.steps,
                    "chunks": len(plan.chunk_frames)}
-        job = NewJob(job_id, user.id, params, plan.width, plan.height, plan.fps, image_path, plan.warnings,
+        job = NewJob(job_id, user.id, params, *post.output_size(plan.width, plan.height), post.output_fps(plan.fps),
+                     image_path, plan.warnings,
                      plan_.tier(tier).cost, planned)
         try:
             record = self.jobs.submit(job, plan_, self.clock())
