@@ -14,6 +14,11 @@ Sections:
                flicker against bicubic
   interpolate  seconds per output second doubling 24 fps; PSNR of held-out middle frames of rendered
                clips, flow vs a plain blend
+  costs        seconds a frame of each choice the page offers (upscale 2x / 4x / 720p, smooth motion) at
+               each tier's 16:9 size; --write-costs kadr/web/post_costs.json writes what the page shows
+  generate     whole 5 s generations through the engine: each tier plain and with smooth motion, the fast
+               tier with --upscale 720p, each against its tier's budget (fast <= 1.0x, high <= 3x the
+               video's length; --upscale 720p within 2 minutes)
 """
 
 from __future__ import annotations
@@ -211,7 +216,92 @@ def bench_interpolate(quick: bool) -> dict[str, Any]:
             "flow_s_per_output_s_48fps": round(seconds / (made / (2 * FPS)), 3), "rows": rows}
 
 
-SECTIONS = {"fidelity": bench_fidelity, "t2v": bench_t2v, "upscale": bench_upscale, "interpolate": bench_interpolate}
+TIER_BUDGET = {"fast": 1.0, "high": 3.0}  # the README's speed targets: wall time over the video's length
+
+
+def _frames_at(clip: np.ndarray, width: int, height: int) -> np.ndarray:
+    import cv2
+
+    return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA if width <= f.shape[1] else cv2.INTER_CUBIC)
+                     for f in clip])
+
+
+def bench_costs(quick: bool, write: Path | None = None) -> dict[str, Any]:
+    """Seconds a frame for each page choice at each tier's 16:9 size (the page multiplies by its frames)."""
+    import os
+    import platform
+    from datetime import date
+
+    from kadr.pipelines import registry
+    from kadr.post.interpolate import Interpolate
+    from kadr.post.upscale import Upscale
+
+    spec = registry.get_spec("kadr-tiny")
+    clip = _rendered_clip(25)
+    n_up = 3 if quick else 8
+    tiers: dict[str, Any] = {}
+    for tier in ("fast", "high"):
+        width, height = spec.resolution("16:9", tier)
+        frames = _frames_at(clip, width, height)
+        upscale: dict[str, float] = {}
+        for target in ("2x", "4x", "720p"):
+            step = Upscale(target.removesuffix("x"), "realesrgan")
+            step.output_size(width, height)
+            step.process(frames[:1])  # loads the network once
+            per_frame = []
+            for frame in frames[1:1 + n_up]:  # the median frame: a shared machine's load comes in bursts
+                t = time.perf_counter()
+                step.process(frame[None])
+                per_frame.append(time.perf_counter() - t)
+            upscale[target] = round(float(np.median(per_frame)), 3)
+        step = Interpolate(FPS, 2 * FPS, "flow")
+        t = time.perf_counter()
+        made = len(step.process(frames))
+        tail = step.flush()
+        made += 0 if tail is None else len(tail)
+        tiers[tier] = {"size": f"{width}x{height}", "upscale_s_per_frame": upscale,
+                       "smooth_s_per_output_frame": round((time.perf_counter() - t) / made, 4)}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    costs = {"date": date.today().isoformat(), "cores": os.cpu_count(), "machine": platform.machine(),
+             "load": None if load is None else round(load, 1), "by": "python bench/bench_post.py --sections costs",
+             "fps": FPS, "tiers": tiers}
+    if write is not None:
+        write.write_text(json.dumps(costs, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return {**costs, "written": str(write) if write is not None else None}
+
+
+def bench_generate(quick: bool) -> dict[str, Any]:
+    """5 s generations through the engine, each tier against its budget; the fast tier upscaled to 720p."""
+    from kadr.engine import Engine
+    from kadr.request import VideoRequest
+    from kadr.video.probe import probe
+
+    engine = Engine()
+    prompt = "Закат над морем, волны, панорама слева направо"
+    runs = [("fast", None, False), ("fast", None, True), ("high", None, False), ("high", None, True),
+            ("fast", "720p", False)]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            engine.generate(VideoRequest(prompt=prompt, duration=1, seed=1), Path(folder) / "warm.mp4")  # loads the model
+            for i, (tier, upscale, smooth) in enumerate(runs[:3] + runs[4:] if quick else runs):
+                t = time.perf_counter()
+                result = engine.generate(VideoRequest(prompt=prompt, duration=5, seed=9, tier=tier, upscale=upscale,
+                                                      smooth=smooth), Path(folder) / f"{i}.mp4")
+                wall = time.perf_counter() - t
+                info = probe(result.path)
+                rows.append({"tier": tier, "upscale": upscale, "smooth": smooth, "wall_s": round(wall, 2),
+                             "x_video_length": round(wall / 5.0, 3), "tier_budget_x": TIER_BUDGET[tier],
+                             "within_tier_budget": wall / 5.0 <= TIER_BUDGET[tier],
+                             "output": f"{info.width}x{info.height}@{round(info.fps)}", "frames": info.frames,
+                             "timings": result.metadata["timings"]})
+    upscaled = [r for r in rows if r["upscale"] == "720p"]
+    return {"rows": rows, "upscale_720p_5s_within_2_min": all(r["wall_s"] <= 120 for r in upscaled)}
+
+
+SECTIONS = {"fidelity": bench_fidelity, "t2v": bench_t2v, "upscale": bench_upscale, "interpolate": bench_interpolate,
+            "costs": bench_costs, "generate": bench_generate}
 
 
 def main() -> None:
@@ -220,13 +310,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sheet", type=Path, default=None, help="fidelity: write the before/after contact sheet PNG here")
+    parser.add_argument("--write-costs", type=Path, default=None, help="costs: write the page's figures here "
+                                                                        "(kadr/web/post_costs.json)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
     report: dict[str, Any] = {}
     for name in args.sections.split(","):
         t = time.perf_counter()
-        report[name] = SECTIONS[name](args.quick, args.sheet) if name == "fidelity" else SECTIONS[name](args.quick)
+        if name == "fidelity":
+            report[name] = bench_fidelity(args.quick, args.sheet)
+        elif name == "costs":
+            report[name] = bench_costs(args.quick, args.write_costs)
+        else:
+            report[name] = SECTIONS[name](args.quick)
         report[name]["seconds"] = round(time.perf_counter() - t, 1)
     print(json.dumps(report, ensure_ascii=False, indent=1))
 

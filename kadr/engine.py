@@ -251,7 +251,7 @@ class Engine:
         condition = fitted.frame if fitted is not None else None
         # 2. Post-processing (kadr.post.steps): steps on each model pass (their last frame conditions the
         #    next pass), then steps on the output stream before the encoder.
-        pass_steps, output_steps = _post_stages(plan, fitted, camera, request)
+        pass_steps, output_steps = _post_stages(plan, fitted, camera, request, is_cancelled)
         out_width, out_height = output_steps.output_size(plan.width, plan.height)
         out_fps = output_steps.output_fps(plan.fps)
         tags = container_tags(request.prompt, plan.spec.name, plan.seed,
@@ -486,11 +486,13 @@ def _final_prompt(understood: "PromptPlan | None", spec: ModelSpec) -> str:
 
 
 def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath,
-                 request: VideoRequest | None = None) -> tuple[PostStage, PostStage]:
+                 request: VideoRequest | None = None,
+                 is_cancelled: Callable[[], bool] | None = None) -> tuple[PostStage, PostStage]:
     """The post steps of this generation: (on each model pass, on the output stream).
 
     The output stream: loop blend, then smooth motion (interpolating the small frames is cheaper), then
-    upscaling, as ``request`` asks or its tier chooses (kadr.post.choices).
+    upscaling, as ``request`` asks or its tier chooses (kadr.post.choices). The upscaler asks
+    ``is_cancelled`` before each frame: a 5 s clip takes it minutes on a CPU.
     """
     pass_steps = PostStage([MatchColours()])
     if plan.spec.builtin:
@@ -511,7 +513,7 @@ def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: Cam
         unusable = realesrgan_available()  # before the model runs, not after its frames are made
         if unusable is not None:
             raise ModelNotAvailableError(f"upscale {choice.upscale}: {unusable}")
-        output_steps.append(Upscale(choice.upscale_target, "realesrgan"))
+        output_steps.append(Upscale(choice.upscale_target, "realesrgan", should_stop=is_cancelled))
     return pass_steps, output_steps
 
 

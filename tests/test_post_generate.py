@@ -97,3 +97,20 @@ def test_kadr_generate_upscale_and_smooth(tmp_path) -> None:
     bad = _kadr("generate", "waves", "--upscale", "8x", "-o", str(tmp_path / "bad.mp4"), "--quiet")
     assert bad.returncode == 2 and "upscale" in bad.stderr and "720p" in bad.stderr
     assert not (tmp_path / "bad.mp4").exists()
+
+
+def test_cancel_stops_the_upscaler_within_a_frame(engine, tmp_path, monkeypatch) -> None:
+    from kadr.errors import GenerationCancelled
+    from kadr.post import upscale
+
+    done: list[int] = []
+    real = upscale.upscale_frame
+    monkeypatch.setattr(upscale, "upscale_frame", lambda *a, **k: (done.append(1), real(*a, **k))[1])
+    request = VideoRequest(prompt="waves", resolution="64x64", duration=1, seed=3, upscale="2x")
+    out = tmp_path / "cancelled.mp4"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(GenerationCancelled):
+            engine.generate(request, out, cancel=lambda: len(done) >= 3)
+    assert len(done) == 3  # 24 frames to upscale; asked before each, it stopped at the fourth
+    assert not out.exists()
