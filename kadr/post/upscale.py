@@ -28,8 +28,8 @@ _NETWORK_SCALES = (2, 3, 4)
 
 
 def parse_target(target: str | int) -> tuple[str, float]:
-    """``2``/``"x4"`` -> ("factor", 4.0); ``"720p"`` -> ("short", 720.0). ValueError names the choices."""
-    text = str(target).strip().lower().lstrip("x")
+    """``2``/``"x4"``/``"4x"`` -> ("factor", 4.0); ``"720p"`` -> ("short", 720.0). ValueError names the choices."""
+    text = str(target).strip().lower().strip("x")
     if text.endswith("p") and text[:-1].isdigit() and 144 <= int(text[:-1]) <= 2160:
         return "short", float(text[:-1])
     if text in ("2", "3", "4"):
