@@ -34,8 +34,11 @@ from kadr.pipelines import registry
 from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
 from kadr.pipelines.base import FEATURES, IMAGE_TO_VIDEO, ModelSpec, VideoBackend
 from kadr.picture import FittedPicture, fit_picture
+from kadr.post.choices import PostChoice, choose_post
 from kadr.post.fidelity import PhotoAnchor
+from kadr.post.interpolate import Interpolate
 from kadr.post.steps import ChunkInfo, FrameFunction, KeepPhoto, LoopBlend, MatchColours, PostStage
+from kadr.post.upscale import Upscale, realesrgan_available
 from kadr.provenance import output_provenance
 from kadr.request import (ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, VideoRequest,
                           parse_size)
@@ -368,9 +371,9 @@ class Engine:
         if plan.mode == "remix" or last is not None:
             # The frames are the remade source's, or must arrive at the last picture: colour continuity only
             # (KeepPhoto would hold the first picture or the first remade frame through the whole clip).
-            pass_steps, output_steps = PostStage([MatchColours()]), PostStage()
+            pass_steps, output_steps = _post_stages(plan, fitted, camera, request, is_cancelled, keep_photo=False)
         else:
-            pass_steps, output_steps = _post_stages(plan, fitted, camera)
+            pass_steps, output_steps = _post_stages(plan, fitted, camera, request, is_cancelled)
         out_width, out_height = output_steps.output_size(plan.width, plan.height)
         out_fps = output_steps.output_fps(plan.fps)
         tags = container_tags(request.prompt or (plan.source.prompt if plan.source is not None else ""), plan.spec.name,
@@ -648,10 +651,20 @@ def _final_prompt(understood: "PromptPlan | None", spec: ModelSpec) -> str:
     return final_prompt(understood, spec.family)
 
 
-def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath) -> tuple[PostStage, PostStage]:
-    """The post steps of this generation: (on each model pass, on the output stream)."""
+def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath,
+                 request: VideoRequest | None = None,
+                 is_cancelled: Callable[[], bool] | None = None, keep_photo: bool = True) -> tuple[PostStage, PostStage]:
+    """The post steps of this generation: (on each model pass, on the output stream).
+
+    ``keep_photo`` False leaves colour continuity only on the passes (a remix, or a clip that must arrive
+    at a last picture: KeepPhoto would hold the first picture through the whole clip).
+
+    The output stream: loop blend, then smooth motion (interpolating the small frames is cheaper), then
+    upscaling, as ``request`` asks or its tier chooses (kadr.post.choices). The upscaler asks
+    ``is_cancelled`` before each frame: a 5 s clip takes it minutes on a CPU.
+    """
     pass_steps = PostStage([MatchColours()])
-    if plan.spec.builtin:
+    if plan.spec.builtin and keep_photo:
         # kadr-tiny re-draws a photograph as the camera moves (17-22 dB on its last frame); the moved
         # photograph keeps it (31-37 dB, kadr.post.fidelity). Open models keep pictures on their own.
         anchor = None
@@ -662,6 +675,14 @@ def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: Cam
     output_steps = PostStage()
     if plan.loop_overlap:
         output_steps.append(LoopBlend(plan.num_frames, plan.loop_overlap))
+    choice = choose_post(request.tier, request.upscale, request.smooth) if request is not None else PostChoice()
+    if choice.output_fps(plan.fps) > plan.fps:
+        output_steps.append(Interpolate(plan.fps, choice.output_fps(plan.fps), "flow"))
+    if choice.upscale_target is not None:
+        unusable = realesrgan_available()  # before the model runs, not after its frames are made
+        if unusable is not None:
+            raise ModelNotAvailableError(f"upscale {choice.upscale}: {unusable}")
+        output_steps.append(Upscale(choice.upscale_target, "realesrgan", should_stop=is_cancelled))
     return pass_steps, output_steps
 
 

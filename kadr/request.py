@@ -27,6 +27,8 @@ MODES: tuple[str, ...] = ("generate", "extend", "remix")  # what to do with ``so
 TRANSITIONS: tuple[str, ...] = ("cut", "crossfade")  # how shots are joined
 MAX_SHOTS = 12
 DEFAULT_REMIX_STRENGTH = 0.6
+# Post-processing of the output (kadr.post.choices decides what a tier does when the request leaves it out).
+UPSCALES: tuple[str, ...] = ("off", "2x", "4x", "720p")  # off, by a factor, or to 720 px on the short side
 
 DEFAULT_DURATION_S = 5.0
 DEFAULT_ASPECT = "16:9"
@@ -121,6 +123,9 @@ class VideoRequest:
     shots: tuple[Shot, ...] = ()  # a video of several shots, each with its own prompt, camera, duration
     transition: Literal["cut", "crossfade"] = "cut"
     reference_image: Any = None  # a character's picture the model is conditioned on where it can be
+    # ---- post-processing of the output (issue 15; kadr.post.choices) ----
+    upscale: str | None = None  # None: the tier's choice; "off", "2x", "4x" or "720p" (Real-ESRGAN)
+    smooth: bool | None = None  # None: the tier's choice; True: in-between frames to twice the frame rate
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -159,6 +164,7 @@ class VideoRequest:
         if self.image is not None:
             set_("image", load_image(self.image))
         self._check_sources(set_)
+        self._check_post(set_)
         needs_prompt = self.image is None and not self.shots and self.source_video is None
         set_("prompt", _check_prompt(self.prompt, "prompt", required=needs_prompt))
 
@@ -198,6 +204,17 @@ class VideoRequest:
             total = sum(shot.duration for shot in self.shots)
             if total > MAX_DURATION_S:
                 raise InvalidRequestError("shots", f"{total:g} s in all", f"shots of at most {MAX_DURATION_S:g} s in all")
+
+    def _check_post(self, set_: Callable[[str, Any], None]) -> None:
+        """``upscale``: one of UPSCALES ("2", "x2" and "2X" read as "2x"); ``smooth``: true, false or unset."""
+        if self.upscale is not None:
+            if not isinstance(self.upscale, str):
+                raise InvalidRequestError("upscale", self.upscale, "one of " + ", ".join(UPSCALES))
+            text = self.upscale.strip().lower()
+            factor = re.fullmatch(r"x?([24])x?", text)
+            set_("upscale", _check_choice(f"{factor.group(1)}x" if factor else text, "upscale", UPSCALES))
+        if self.smooth is not None and not isinstance(self.smooth, bool):
+            raise InvalidRequestError("smooth", self.smooth, "true or false")
 
     @property
     def task(self) -> str:
@@ -307,6 +324,7 @@ __all__ = [
     "STYLES",
     "TIERS",
     "TEXT_PATTERN",
+    "UPSCALES",
     "VideoRequest",
     "WHOLE_SECONDS_PATTERN",
     "check_text",

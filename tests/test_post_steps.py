@@ -67,6 +67,7 @@ def test_upscale_sizes_and_choices() -> None:
     assert upscaled_size(256, 144, "720p") == (1280, 720)
     assert upscaled_size(144, 256, "720p") == (720, 1280)
     assert upscaled_size(256, 144, 2) == (512, 288) and upscaled_size(256, 144, "x4") == (1024, 576)
+    assert upscaled_size(256, 144, "4x") == (1024, 576)  # as `kadr generate --upscale 4x` spells it
     with pytest.raises(ValueError, match="upscale"):
         parse_target("8")
     frames = _scene(2, 32, 18)

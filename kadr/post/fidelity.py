@@ -118,7 +118,7 @@ def _inside_share(centre: float, span: float, n: int, size: int) -> np.ndarray:
     return inside / np.maximum(hi - lo, 1e-9)
 
 
-def _relative_matrix(src_pose: np.ndarray, dst_pose: np.ndarray, width: int, height: int) -> np.ndarray:
+def relative_matrix(src_pose: np.ndarray, dst_pose: np.ndarray, width: int, height: int) -> np.ndarray:
     """2x3 matrix mapping output pixels of the view at ``dst_pose`` to pixels of the view at ``src_pose``."""
     px, py, pz = (float(v) for v in src_pose)
     qx, qy, qz = (float(v) for v in dst_pose)
@@ -155,7 +155,7 @@ def keep_photo(frames: np.ndarray, anchor: PhotoAnchor, poses: np.ndarray, refer
         model = frame.astype(np.float32)
         photo, cover = anchor.render(pose)
         if config.residual_gain > 0:
-            matrix = _relative_matrix(ref_pose, pose, width, height)
+            matrix = relative_matrix(ref_pose, pose, width, height)
             flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
             moved_ref = cv2.warpAffine(reference, matrix, (width, height), flags=flags, borderMode=cv2.BORDER_REPLICATE)
             seen = cv2.warpAffine(np.ones((height, width), np.float32), matrix, (width, height), flags=flags,

@@ -106,10 +106,21 @@ def _aligned_error(g0: np.ndarray, g1: np.ndarray, matrix: np.ndarray) -> float:
     return float(np.abs(moved.astype(np.float32) - g1.astype(np.float32))[inside].mean())
 
 
-def aligned_fidelity(first: np.ndarray, later: np.ndarray) -> Fidelity:
-    """``later`` (H, W, 3) uint8 against ``first`` moved onto it by the similarity fitted by optical flow."""
+def camera_matrix(first_pose: np.ndarray, later_pose: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The 2x3 similarity taking pixel positions of the frame at ``first_pose`` to the same content in the
+    frame at ``later_pose`` (camera poses (x, y, log_zoom), kadr.camera), from the camera path itself."""
+    from kadr.post.fidelity import relative_matrix
+
+    return cv2.invertAffineTransform(relative_matrix(first_pose, later_pose, width, height))
+
+
+def aligned_fidelity(first: np.ndarray, later: np.ndarray, matrix: np.ndarray | None = None) -> Fidelity:
+    """``later`` (H, W, 3) uint8 against ``first`` moved onto it by ``matrix`` (2x3, first's pixels to later's),
+    by default the similarity fitted by optical flow. Give the camera path's (:func:`camera_matrix`) where it
+    is known: on soft, low-contrast content (fog) the fit can lock onto a wrong zoom."""
     h, w = first.shape[:2]
-    matrix = similarity_to(first, later)
+    if matrix is None:
+        matrix = similarity_to(first, later)
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
     source = first
     if scale < 1.0:

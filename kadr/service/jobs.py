@@ -14,9 +14,12 @@ kadr's own statuses are finer than OpenAI's: ``canceled`` is its own status here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kadr.service.jobspec import JobSpec
+
+if TYPE_CHECKING:
+    from kadr.post.choices import PostChoice
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 OpenAIStatus = Literal["queued", "in_progress", "completed", "failed"]
@@ -81,17 +84,27 @@ class NewJob:
     image_path: str | None  # the input picture's path (image-to-video), shown as ``image_to_video``
     cost: int
 
+    # The delivered file's size and frame rate: the plan's, after upscaling and smooth motion (kadr.post.choices).
     @property
     def width(self) -> int:
-        return int(self._plan("width"))
+        return self._delivered_size()[0]
 
     @property
     def height(self) -> int:
-        return int(self._plan("height"))
+        return self._delivered_size()[1]
 
     @property
     def fps(self) -> int:
-        return int(self._plan("fps"))
+        return self._post().output_fps(int(self._plan("fps")))
+
+    def _post(self) -> "PostChoice":
+        from kadr.post.choices import choose_post
+
+        r = self.spec.request
+        return choose_post(r["tier"], r.get("upscale"), r.get("smooth"))
+
+    def _delivered_size(self) -> tuple[int, int]:
+        return self._post().output_size(int(self._plan("width")), int(self._plan("height")))
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -190,6 +203,8 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "fps": job.fps,
         "negative_prompt": r.get("negative_prompt"),
         "loop": bool(r.get("loop")),
+        "upscale": r.get("upscale"),
+        "smooth": r.get("smooth"),
         "image_to_video": job.image_path is not None,
         "attempts": job.attempt,
         "cost": job.cost,

@@ -27,7 +27,7 @@ from kadr.errors import InvalidRequestError, KadrError
 from kadr.provenance.policy import enforce_policy
 from kadr.request import (ASPECTS, DEFAULT_ASPECT, MAX_DURATION_S, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE,
                           MIN_DURATION_S, MIN_FPS, MIN_SIDE, SIZE_PATTERN, STYLES, TEXT_PATTERN, TIERS,
-                          WHOLE_SECONDS_PATTERN, VideoRequest, check_text, load_image)
+                          UPSCALES, WHOLE_SECONDS_PATTERN, VideoRequest, check_text, load_image)
 from kadr.service.artifacts import ArtifactStore, LocalArtifacts, RemoteObject
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.jobfiles import JobFiles
@@ -115,6 +115,12 @@ class CreateVideo(BaseModel):
     fps: Annotated[int, Ge(MIN_FPS), Le(MAX_FPS), WholeNumber] | None = None
     aspect: Annotated[Literal[tuple(ASPECTS)] | None, Field(description="Not with size.")] = None  # type: ignore[valid-type]
     loop: bool = False
+    # Post-processing of the output (kadr.post.choices): unset means the quality tier's choice (off for both).
+    upscale: Annotated[Literal[UPSCALES] | None, Field(  # type: ignore[valid-type]
+        description="Real-ESRGAN on the output: 2x, 4x or 720p on the short side (slow on a CPU: about a "
+                    "minute for 5 s at 720p on 2 cores); off or unset: the tier's choice (none).")] = None
+    smooth: Annotated[bool | None, Field(
+        description="Smooth motion: in-between frames to twice the frame rate (up to 60 fps); unset: the tier's choice (off).")] = None
 
     @model_validator(mode="after")
     def _size_or_aspect(self) -> "CreateVideo":
@@ -264,7 +270,7 @@ class VideoService:
         request = VideoRequest(
             prompt=prompt, negative_prompt=negative_prompt, image=picture, duration=seconds, aspect=aspect,
             resolution=resolution, fps=body.fps, style=body.style, camera=body.camera, tier=tier,  # type: ignore[arg-type]
-            model=spec.name, seed=seed, loop=body.loop, format="mp4",
+            model=spec.name, seed=seed, loop=body.loop, format="mp4", upscale=body.upscale, smooth=body.smooth,
         )
         plan = self.planner.plan(request, spec)  # the one plan of this job: workers run it as it is
         plan_ = self.plans.get(user.plan)

@@ -4,6 +4,7 @@
 // cannot send an Authorization header), with polling as the fallback.
 
 import { LANGS, detectLang, makeT } from "./i18n.js";
+import { fillPost, loadPostCosts, postFields, renderPostCosts } from "./post.js";
 
 const KEY_STORE = "kadr.apiKey";
 const LANG_STORE = "kadr.lang";
@@ -465,6 +466,7 @@ function updatePreview() {
   $("#duration-out").textContent = t("duration.value", { n: f.seconds });
   const pct = ((f.seconds - 5) / 25) * 100;
   $("#duration").style.setProperty("--fill", `${pct}%`);
+  renderPostCosts({ t, fmt: formatDuration, quality: f.quality, seconds: f.seconds });
 }
 
 function setImage(file) {
@@ -666,6 +668,7 @@ async function submit(event) {
   if (f.camera !== "auto") fields.camera = f.camera;
   if (f.seed !== "") fields.seed = Number(f.seed);
   if (f.negative) fields.negative_prompt = f.negative;
+  Object.assign(fields, postFields());
 
   const button = $("#submit");
   button.disabled = true;
@@ -710,6 +713,7 @@ function fillForm(v) {
   $("#seed").value = v.seed ?? "";
   $("#negative").value = v.negative_prompt || "";
   if (v.seed != null || v.negative_prompt) $("#more").open = true;
+  fillPost(v);
   updateCount();
   updateMode();
   renderUsage();
@@ -1097,6 +1101,7 @@ function wire() {
     if (name === "aspect" && e.isTrusted) state.aspectChosen = true;
     if (["aspect", "camera", "style", "seconds"].includes(name)) { updatePreview(); scheduleAdvice(); }
     if (name === "quality") renderUsage();
+    if (["quality", "upscale", "smooth"].includes(name)) updatePreview();
   });
   $("#duration").addEventListener("input", updatePreview);
   $("#prompt").addEventListener("input", () => { updateCount(); $("#prompt").removeAttribute("aria-invalid"); scheduleAdvice(); });
@@ -1143,6 +1148,7 @@ async function boot() {
   buildPresets();
   wire();
   applyLang(state.lang);
+  loadPostCosts().then(updatePreview);
   if (!state.key) return showSignin();
   try {
     state.user = await api("v1/me");

@@ -54,6 +54,8 @@ class VideoObject(BaseModel):
     fps: int
     negative_prompt: str | None
     loop: bool
+    upscale: str | None = None  # as the request gave it (None: the tier's choice); size and fps show the result
+    smooth: bool | None = None
     image_to_video: bool
     attempts: int
     cost: int
