@@ -57,7 +57,8 @@ def every_field_samples(tmp_path: Path) -> list[VideoRequest]:
     with_pictures = VideoRequest(
         prompt="a cat walks", negative_prompt="blur", image=picture((200, 30, 30)), duration=3.0, aspect="9:16",
         resolution="64x112", fps=12, style="cinematic", camera="zoom_in", tier="high", model="kadr-tiny", seed=99,
-        loop=True, format="webm", cache="off", last_image=picture((30, 200, 30)), extra={"note": "kept", "n": [1, 2]},
+        loop=True, format="webm", cache="off", last_image=picture((30, 200, 30)), upscale="2x", smooth=True,
+        extra={"note": "kept", "n": [1, 2]},
     )
     with_source = VideoRequest(prompt="the same at night", source_video=source, mode="remix", strength=0.4)
     with_reference = VideoRequest(prompt="she waves", reference_image=picture((30, 30, 200)))
