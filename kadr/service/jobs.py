@@ -94,6 +94,22 @@ class JobParams:
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
 
 
+SourceKind = Literal["remix", "edit", "extend"]
+SOURCE_KINDS: tuple[SourceKind, ...] = ("remix", "edit", "extend")
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """What a job goes on from (issue 18): one of the user's videos (``video_id``) or an uploaded file (None).
+
+    ``seconds``: the source's length, so that an extension's object shows the whole, stitched length.
+    """
+
+    kind: SourceKind
+    video_id: str | None
+    seconds: float
+
+
 @dataclass(frozen=True)
 class NewJob:
     """A job about to be accepted: everything decided at submission."""
@@ -108,6 +124,7 @@ class NewJob:
     warnings: tuple[str, ...]
     cost: int
     planned: dict[str, Any] = field(default_factory=dict)  # the engine's plan: camera, style, frames, steps
+    source: JobSource | None = None  # remix, edit or extend: what it goes on from
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,7 @@ class JobRecord:
     poster_path: str | None
     sprites_path: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    source: JobSource | None = None
 
     @property
     def tier(self) -> str:
@@ -165,6 +183,7 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         error = {"code": job.error_code or (CANCELED if job.status == "canceled" else GENERATION_FAILED),
                  "message": job.error_message or ("canceled" if job.status == "canceled" else "generation failed")}
     p = job.params
+    source = job.source
     return {
         "id": job.id,
         "object": "video",
@@ -175,10 +194,10 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "completed_at": int(job.completed_at) if job.completed_at is not None else None,
         "expires_at": int(job.expires_at) if job.expires_at is not None else None,
         "prompt": p.prompt,
-        "seconds": seconds_text(p.duration),
+        "seconds": seconds_text(total_seconds(job)),
         "size": f"{job.width}x{job.height}",
         "error": error,
-        "remixed_from_video_id": None,
+        "remixed_from_video_id": source.video_id if source is not None and source.kind != "extend" else None,
         "kadr_status": job.status,
         "eta_seconds": job.eta_seconds if job.status == "running" else (0.0 if job.status == "succeeded" else None),
         "stage": job.stage,
@@ -195,4 +214,13 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "cost": job.cost,
         "warnings": list(job.warnings),
         "provenance": job.metadata.get("provenance"),  # {"c2pa": true, "watermark": ...} once made
+        "source": None if source is None else {"kind": source.kind, "video_id": source.video_id,
+                                               "seconds": seconds_text(source.seconds)},
     }
+
+
+def total_seconds(job: JobRecord) -> float:
+    """The video's length: an extension is the source and what it adds (OpenAI: "the stitched total duration")."""
+    if job.source is not None and job.source.kind == "extend":
+        return job.source.seconds + job.params.duration
+    return job.params.duration

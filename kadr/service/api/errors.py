@@ -15,6 +15,7 @@ from kadr.errors import InvalidRequestError
 from kadr.service.api.middleware import BodyTooLarge
 from kadr.service.api.models import ErrorResponse
 from kadr.service.store import QuotaExceeded
+from kadr.service.edits import UnsupportedFeature
 from kadr.service.videos import NotFound, NotReady
 
 log = logging.getLogger("kadr.service.api")
@@ -76,6 +77,12 @@ def _invalid(_: Request, exc: Exception) -> JSONResponse:
     if param != exc.field:
         message = f"{param}{message[len(exc.field):]}"
     return error_response(400, message, code="invalid_value", param=param)
+
+
+def _unsupported(_: Request, exc: Exception) -> JSONResponse:
+    """A model asked for what it cannot do (kadr.service.edits.UnsupportedFeature): its field is already the API's."""
+    assert isinstance(exc, InvalidRequestError)
+    return error_response(400, str(exc), code="unsupported_feature", param=exc.field)
 
 
 def quote(value: Any) -> str:
@@ -167,6 +174,7 @@ def _internal(_: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidRequestError, _invalid)
+    app.add_exception_handler(UnsupportedFeature, _unsupported)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(QuotaExceeded, _quota)
     app.add_exception_handler(NotFound, _not_found)

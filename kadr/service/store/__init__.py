@@ -3,6 +3,7 @@
 One SQLAlchemy code path for SQLite (the embedded default) and PostgreSQL (``--db postgresql://…``).
 """
 
+from kadr.service.store.characters import CharacterRecord, CharacterStore, new_character_id
 from kadr.service.store.database import Database, normalize_url
 from kadr.service.store.jobs import (
     Delivery,
@@ -19,6 +20,8 @@ from kadr.service.store.jobs import (
 from kadr.service.store.users import KeyCache, NewUser, UserError, UserRecord, UserStore, hash_key
 
 __all__ = [
+    "CharacterRecord",
+    "CharacterStore",
     "Database",
     "Delivery",
     "Failed",
@@ -35,6 +38,7 @@ __all__ = [
     "UserRecord",
     "UserStore",
     "hash_key",
+    "new_character_id",
     "new_job_id",
     "normalize_url",
 ]

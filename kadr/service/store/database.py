@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
+from kadr.service.store.migrate import add_missing_columns
 from kadr.service.store.schema import SCHEMA_VERSION, Base, MetaRow
 
 
@@ -63,6 +64,7 @@ class Database:
 
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
+        add_missing_columns(self.engine, Base.metadata)  # a store made by an older kadr: its new, nullable columns
         with self.write() as session:
             row = session.get(MetaRow, "schema_version")
             if row is None:
