@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="make a video from a prompt (and optionally an image)")
-    gen.add_argument("prompt", help='what the video shows, e.g. "Закат над морем, волны, панорама слева направо"')
+    gen.add_argument("prompt", nargs="?", default="",
+                     help='what the video shows, e.g. "Закат над морем, волны, панорама слева направо" (none with --shots)')
     gen.add_argument("-i", "--image", help="first frame for image-to-video (PNG, JPEG, WebP)")
     gen.add_argument("-o", "--output", help="output file (default: ./kadr-outputs/...)")
     gen.add_argument("--duration", type=float, help="seconds, 1 to 30 (default: the prompt's hint, else 5)")
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a LoRA adapter for this video (repeat for several)")
     gen.add_argument("--attention", help="attention backend: auto or one installed here (native, flex, flash, sage ...)")
     gen.add_argument("--compile", action="store_true", help="torch.compile the model's blocks (the first video warms up)")
+    gen.add_argument("--shots", metavar="FILE",
+                     help="a video of several shots: a JSON list of {prompt, duration, camera, style}, or a text file, "
+                          "one shot a line: `5s | pan-left | Пляж на закате` (README: Shots)")
+    gen.add_argument("--transition", default="cut", help="how --shots are joined: cut or crossfade (default cut)")
     gen.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_cmd_generate)
@@ -108,13 +113,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mp4") or "mp4"
     from kadr.provenance.policy import enforce_policy
 
-    enforce_policy(args.prompt, who="cli")  # a refused prompt exits 2 with the policy's message
+    shots = _shots_option(args)
+    for text in [args.prompt] + [shot.prompt for shot in shots]:
+        enforce_policy(text, who="cli")  # a refused prompt exits 2 with the policy's message
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         request = VideoRequest(
             prompt=args.prompt, negative_prompt=args.negative, image=args.image, duration=args.duration,
             aspect=args.aspect, resolution=args.resolution, fps=args.fps, style=args.style, camera=args.camera,
             tier=args.quality, model=args.model, seed=args.seed, loop=args.loop, format=fmt, cache=args.cache,
+            shots=shots, transition=args.transition,
         )
         loras = [resolve_lora(LoraRef.parse(text)) for text in args.lora]
         engine = Engine(device=args.device, attention=check_attention_choice(args.attention), compile=args.compile)
@@ -142,6 +150,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
               f"({meta['duration']:g} s) · camera {meta['camera']} · seed {meta['seed']} · "
               f"load {t['load']:.1f}s, generate {t['generate']:.1f}s, encode {t['encode']:.1f}s")
     return 0
+
+
+def _shots_option(args: argparse.Namespace) -> tuple[Any, ...]:
+    """``--shots FILE`` read into shots (kadr.edit.shots.load_shots); none without the option."""
+    if not args.shots:
+        if args.transition != "cut":
+            print("kadr: note: --transition applies to --shots only", file=sys.stderr)
+        return ()
+    from kadr.edit.shots import load_shots
+
+    if args.duration is not None:
+        from kadr.errors import InvalidRequestError
+
+        raise InvalidRequestError("duration", args.duration, "none with --shots (each shot has its own duration)")
+    return load_shots(args.shots)
 
 
 class _ProgressBar:

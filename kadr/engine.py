@@ -217,6 +217,9 @@ class Engine:
         (tests pass pipelines built from tiny components). ``loras`` are local adapter files loaded
         for this generation only, on top of any the tier loads itself.
         """
+        if request.shots:  # several shots joined into one video: kadr.edit.shots
+            from kadr.edit.shots import generate_shots
+            return generate_shots(self, request, output, on_progress=on_progress, cancel=cancel, backend=backend, loras=loras)
         t_start = time.perf_counter()
         is_cancelled = _cancel_checker(cancel)
         report = on_progress or (lambda _p: None)

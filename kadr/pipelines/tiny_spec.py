@@ -37,6 +37,7 @@ def _spec(parameters: int) -> ModelSpec:
         fps_range=(1, 60),
         presets={"144p": 144, "216p": 216},
         builtin=True,
+        features=("shots",),  # shots: several clips joined by kadr.edit.shots; no reference (kadr.edit.reference)
     )
 
 
