@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from kadr.camera import CAMERA_MOTIONS, CameraPath
+from kadr.edit.source import SourceInfo, read_source_frames, read_source_info
 from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import CachePolicy, LoraRef, accelerated, compile_denoisers, denoisers, resolve_cache
@@ -96,11 +97,22 @@ class GenerationPlan:
     prompt_plan: dict[str, Any] = field(default_factory=dict)
     cache: CachePolicy | None = None  # the step cache the run uses (the tier's, unless the request said otherwise)
     tier_loras: tuple[LoraRef, ...] = ()  # adapters the tier always loads (a step-distillation LoRA)
+    # Going on from a source video (request.mode "extend" / "remix"): its facts, and for an extension the
+    # frames of the output that are the source's own (written first; the model makes the rest).
+    mode: str = "generate"
+    source: SourceInfo | None = None
+    source_frames: int = 0
+    strength: float | None = None  # remix: how far the source is re-noised
 
     @property
     def generated_frames(self) -> int:
-        """Frames the model makes: output frames plus those a loop folds back into the end."""
-        return self.num_frames + self.loop_overlap
+        """Frames the model makes: the output's new frames plus those a loop folds back into the end."""
+        return self.num_frames - self.source_frames + self.loop_overlap
+
+    @property
+    def continues(self) -> bool:
+        """Whether the first pass already continues from a frame (an extension's: the source's last)."""
+        return self.mode == "extend"
 
 
 @dataclass
@@ -138,27 +150,59 @@ class Engine:
             raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))
         check_features(request, spec)
 
+        source = read_source_info(request.source_video) if request.source_video is not None else None
+        if source is not None and request.loop:
+            raise InvalidRequestError("loop", True, f"no loop when the request is to {request.mode} a video")
+        borrowed = source is not None and not request.prompt and bool(source.prompt)
+        if borrowed:
+            request = request.with_(prompt=source.prompt)  # go on with the source's own words
         understood = _understand_prompt(request)
         prompt_plan = understood.to_dict() if understood is not None else {}
-        # Explicit request fields win; then the prompt's hints; then the defaults.
-        aspect = request.aspect or prompt_plan.get("aspect_hint") or DEFAULT_ASPECT
-        duration = request.duration or prompt_plan.get("duration_hint") or DEFAULT_DURATION_S
+        # Explicit request fields win; then the prompt's hints (then the source's facts); then the defaults.
+        aspect = request.aspect or (source.aspect if source is not None else None) or prompt_plan.get("aspect_hint") \
+            or DEFAULT_ASPECT
+        # (The source's own prompt told its own length, not the extension's.)
+        duration = request.duration or (None if borrowed else prompt_plan.get("duration_hint")) or DEFAULT_DURATION_S
         duration = min(max(float(duration), MIN_DURATION_S), MAX_DURATION_S)
         camera, speed = _choose_camera(request, prompt_plan)
+        if source is not None and source.camera and request.camera is None and prompt_plan.get("camera") is None:
+            camera, speed = source.camera, 1.0  # the source's move goes on
         style = request.style or prompt_plan.get("style")
         notes.extend(prompt_plan.get("warnings", []))
 
         width, height = _fit_size(request, aspect, spec, notes)
-        fps = request.fps or spec.native_fps
+        fps = request.fps or (round(source.fps) if source is not None else None) or spec.native_fps
         low, high = spec.fps_range
         if not low <= fps <= high:
             clamped = min(max(fps, low), high)
             notes.append(f"fps {fps} is outside {spec.name}'s range {low}-{high}; using {clamped}")
             fps = clamped
 
-        num_frames = max(1, round(duration * fps))
-        loop_overlap = min(round(LOOP_OVERLAP_S * fps), num_frames // 3) if request.loop else 0
-        chunks = _chunk_frames(spec, num_frames + loop_overlap)
+        source_frames = 0
+        if request.mode == "extend":
+            assert source is not None
+            source_frames = max(1, round(source.frames * fps / source.fps))
+            added = max(1, round(duration * fps))
+            if (source_frames + added) / fps > MAX_DURATION_S + 0.5 / fps:
+                room = max(0.0, MAX_DURATION_S - source_frames / fps)
+                raise InvalidRequestError("duration", duration, f"at most {room:g} s more: the source is "
+                                          f"{source_frames / fps:g} s and a video is at most {MAX_DURATION_S:g} s")
+            num_frames = source_frames + added
+            duration = num_frames / fps
+            loop_overlap = 0
+            chunks = _continuation_chunks(spec, added)
+        else:
+            if request.mode == "remix":
+                assert source is not None
+                whole = round(source.frames * fps / source.fps)
+                wanted = round(request.duration * fps) if request.duration else whole
+                if whole > MAX_DURATION_S * fps or wanted < whole:
+                    notes.append(f"remixing the first {min(wanted, MAX_DURATION_S * fps) / fps:g} s of the "
+                                 f"{whole / fps:g} s source")
+                duration = max(1, min(whole, wanted, round(MAX_DURATION_S * fps))) / fps
+            num_frames = max(1, round(duration * fps))
+            loop_overlap = min(round(LOOP_OVERLAP_S * fps), num_frames // 3) if request.loop else 0
+            chunks = _chunk_frames(spec, num_frames + loop_overlap)
         if len(chunks) > 1 and IMAGE_TO_VIDEO not in spec.tasks:
             raise InvalidRequestError(
                 "duration", duration,
@@ -178,6 +222,8 @@ class Engine:
             seed=seed, loop_overlap=loop_overlap, warnings=tuple(notes), prompt_plan=prompt_plan,
             cache=resolve_cache(spec, request.tier, request.cache),
             tier_loras=spec.tier_lora_refs(request.tier) if hasattr(spec, "tier_lora_refs") else (),
+            mode=request.mode, source=source, source_frames=source_frames,
+            strength=request.remix_strength if request.mode == "remix" else None,
         )
 
     # ---- models -----------------------------------------------------------------------------
@@ -242,20 +288,34 @@ class Engine:
             raise ModelNotAvailableError(f"{plan.spec.name}: the {request.tier} tier's adapter {missing[0]} is not here; "
                                          f"run `kadr models pull {plan.spec.name}`")
 
-        # 1. The camera path: poses for every frame the passes make, trimmed ones included.
+        # 1. The camera path: poses for every frame the passes make, trimmed ones included (an extension's
+        #    starts on the source's last frame).
         tracker = _StepTracker(plan, report, is_cancelled)
         covered = plan.chunk_frames[0] + sum(n - 1 for n in plan.chunk_frames[1:])
         camera = CameraPath.from_motion(plan.camera, covered, plan.fps, plan.camera_speed)
         generator = torch.Generator(device="cpu").manual_seed(plan.seed)
         fitted = fit_picture(request.image, plan.width, plan.height) if request.image is not None else None
         condition = fitted.frame if fitted is not None else None
+        source_frames = None  # the source fitted to the frame (extend: written first; remix: remade pass by pass)
+        if plan.source is not None:
+            source_frames = read_source_frames(plan.source, plan.width, plan.height, plan.fps,
+                                               plan.source_frames if plan.mode == "extend" else plan.num_frames)
+            if plan.mode == "extend":
+                condition = Image.fromarray(source_frames[-1])
+        last = fit_picture(request.last_image, plan.width, plan.height).frame if request.last_image is not None else None
         # 2. Post-processing (kadr.post.steps): steps on each model pass (their last frame conditions the
         #    next pass), then steps on the output stream before the encoder.
-        pass_steps, output_steps = _post_stages(plan, fitted, camera)
+        if plan.mode == "remix" or last is not None:
+            # The frames are the remade source's, or must arrive at the last picture: colour continuity only
+            # (KeepPhoto would hold the first picture or the first remade frame through the whole clip).
+            pass_steps, output_steps = PostStage([MatchColours()]), PostStage()
+        else:
+            pass_steps, output_steps = _post_stages(plan, fitted, camera)
         out_width, out_height = output_steps.output_size(plan.width, plan.height)
         out_fps = output_steps.output_fps(plan.fps)
-        tags = container_tags(request.prompt, plan.spec.name, plan.seed,
-                              {"camera": plan.camera, "style": plan.style, "tier": request.tier})
+        tags = container_tags(request.prompt or (plan.source.prompt if plan.source is not None else ""), plan.spec.name,
+                              plan.seed, {"camera": plan.camera, "style": plan.style, "tier": request.tier,
+                                          **({"mode": plan.mode} if plan.source is not None else {})})
         # Provenance: a signed C2PA manifest on the file and poster, an invisible mark in the frames.
         marked = output_provenance(model=plan.spec.name, family=plan.spec.family, task=plan.task, output=path,
                                    size=even_size(out_width, out_height), input_image=condition)
@@ -269,21 +329,37 @@ class Engine:
                          num_inference_steps=plan.steps) as speedups, \
                 VideoWriter(path, fps=round(out_fps), width=out_width, height=out_height, fmt=request.format, tags=tags,
                             provenance=marked.record) as writer:
+            if plan.mode == "extend":
+                # 3a. An extension first writes its source, fitted to the frame, as it is.
+                assert source_frames is not None
+                ready = output_steps.process(source_frames)
+                poster = ready[min(len(ready) - 1, plan.fps // 2)].copy() if len(ready) else None
+                if len(ready):
+                    writer.write(ready)
+            offset = 1 if plan.continues else 0  # where the first new frame sits on the camera path
             for index, n in enumerate(plan.chunk_frames):
                 # 3. One model pass; a continuation pass starts on the previous pass's last frame, already written.
                 tracker.start_chunk(index)
-                first = 0 if index == 0 else 1
-                path_slice = camera.slice(max(0, made - first), max(0, made - first) + n)
+                first = 1 if index > 0 or plan.continues else 0
+                start = made + offset - first  # the pass's first frame on the camera path
+                path_slice = camera.slice(start, start + n)
+                edit: dict[str, Any] = {}  # the edit arguments, only when used (kadr.pipelines.base.VideoBackend)
+                if last is not None and index == len(plan.chunk_frames) - 1:
+                    edit["last_image"] = last
+                if plan.mode == "remix":
+                    assert source_frames is not None
+                    picked = np.minimum(np.arange(start, start + n), len(source_frames) - 1)  # past the end: hold the last
+                    edit["video"], edit["strength"] = source_frames[picked], plan.strength
                 out = model(
                     prompt=plan.prompt, negative_prompt=plan.negative_prompt, image=condition,
                     height=plan.height, width=plan.width, num_frames=n, fps=plan.fps,
                     num_inference_steps=plan.steps, guidance_scale=plan.guidance_scale,
-                    generator=generator, camera=path_slice, callback_on_step_end=tracker.on_step,
+                    generator=generator, camera=path_slice, callback_on_step_end=tracker.on_step, **edit,
                 )
                 frames = _checked_frames(out.frames, n, plan)
                 # 4. The pass's post steps, then its new frames through the output steps into the encoder.
-                info = ChunkInfo(start=max(0, made - first), repeated=first,
-                                 condition=np.asarray(condition) if index > 0 and condition is not None else None)
+                info = ChunkInfo(start=start, repeated=first,
+                                 condition=np.asarray(condition) if first and condition is not None else None)
                 frames = pass_steps.process(frames, info)
                 new = frames[first: first + plan.generated_frames - made]
                 made += len(new)
@@ -334,6 +410,11 @@ class Engine:
             "final_prompt": plan.prompt,
             "warnings": list(plan.warnings) + ([fitted.note] if fitted is not None and fitted.note else []),
             "image": None if fitted is None else {"size": list(request.image.size), "fit": fitted.mode},
+            "last_image": None if request.last_image is None else {"size": list(request.last_image.size)},
+            "source": None if plan.source is None else {
+                "mode": plan.mode, "path": plan.source.path, "frames": plan.source.frames, "fps": plan.source.fps,
+                "width": plan.source.width, "height": plan.source.height, "frames_kept": plan.source_frames,
+                "strength": plan.strength},
             "post": pass_steps.describe() + output_steps.describe(),
             "acceleration": {**getattr(model, "load_report", {"attention": "sdpa", "compile": None}), **speedups},
             "provenance": marked.summary(),
@@ -420,6 +501,18 @@ def _chunk_frames(spec: ModelSpec, wanted: int) -> list[int]:
     return chunks
 
 
+def _continuation_chunks(spec: ModelSpec, added: int) -> list[int]:
+    """Frames per pass adding ``added`` frames to a video, every pass starting on the frame before its own."""
+    rule = spec.frame_rule
+    chunks: list[int] = []
+    while sum(n - 1 for n in chunks) < added:
+        n = rule.ceil(min(added - sum(n - 1 for n in chunks) + 1, rule.maximum))
+        if n <= 1:
+            raise ValueError(f"{spec.name}: frame rule {rule} cannot continue a clip")
+        chunks.append(n)
+    return chunks
+
+
 def _fit_size(request: VideoRequest, aspect: str, spec: ModelSpec, notes: list[str]) -> tuple[int, int]:
     """(width, height) on this model: the explicit size, a preset, or the model's default for the aspect."""
     multiple = spec.size_multiple
@@ -456,7 +549,7 @@ def _understand_prompt(request: VideoRequest) -> "PromptPlan | None":
     from kadr.prompt import plan_prompt
 
     return plan_prompt(request.prompt, camera=request.camera, style=request.style, aspect=request.aspect,
-                       duration=request.duration, has_image=request.image is not None)
+                       duration=request.duration, has_image=request.image is not None or request.mode == "extend")
 
 
 # Motion the text asks for without a direction: a gentle move reads better than a still frame.

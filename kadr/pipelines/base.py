@@ -125,7 +125,21 @@ class PipelineOutput:
 
 
 class VideoBackend(Protocol):
-    """What a loader returns. ``__call__`` makes one chunk; ``num_frames`` already obeys the frame rule."""
+    """What a loader returns. ``__call__`` makes one chunk; ``num_frames`` already obeys the frame rule.
+
+    The engine passes three more keyword arguments ONLY when the request uses the feature (so a backend
+    without it keeps working); a backend whose spec lists the feature takes them:
+
+    - ``last_image: PIL.Image.Image`` ("first-last-frame"): the clip's last frame, fitted to
+      (width, height); given on the last pass only, ``image`` being the first frame;
+    - ``video: np.ndarray`` ("remix"): uint8 (num_frames, height, width, 3), the source's frames this
+      pass remakes, fitted to the output size (past the source's end its last frame is repeated);
+    - ``strength: float`` ("remix", with ``video``): in (0, 1], how far the source is re-noised
+      (0 keeps it, 1 is all new).
+
+    An extension ("extend") needs no argument of its own: the engine writes the source's frames and
+    continues from its last frame as ``image``, the way every long video continues from pass to pass.
+    """
 
     spec: ModelSpec
     device: torch.device

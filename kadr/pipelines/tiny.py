@@ -8,6 +8,14 @@ Components (built by :func:`load`, handed to :class:`KadrTinyPipeline`):
     time, text and the camera path (kadr.models.transformer);
   - sampler: rectified-flow Euler with a shifted time grid (kadr.models.flow).
 
+Going on from existing material (the engine passes these only when a request uses them):
+  - ``last_image`` (first and last frame): the last keyframe's latent is pinned to the picture's
+    encoding, noised to each step's level, while the frames between start from a blend of the first
+    and last pictures moved along the camera path; the pictures' fine detail cross-fades over the clip;
+  - ``video`` + ``strength`` (remix, SDEdit): the source's keyframes are encoded, noised to
+    ``strength`` and denoised with the new prompt, so layout and motion stay; the source's fine detail
+    (its frames over their reconstruction) is added back in proportion to ``1 - strength``.
+
 Camera motion is reliable by three means together: the DiT's per-frame camera signal, initial noise
 read from one world-fixed canvas along the camera path (kadr.models.noise), and temporal decoding that
 moves keyframes along the path. Image-to-video (and continuation) conditions the DiT on the image's
@@ -74,18 +82,44 @@ class KadrTinyConfig:
     first_keyframe_pass: bool = True
     # Move that known keyframe in pixels and re-encode it, rather than moving its latent (see _anchored).
     pixel_anchor: bool = True
+    # First and last frame: after each step above ``last_frame_guidance_until`` the frames between are pulled
+    # this far (times their place in the clip, 0 at the start, 1 at the end) towards the fade from the first
+    # to the last picture; the last frame is held to the last picture at every step.
+    last_frame_guidance: float = 1.0
+    last_frame_guidance_until: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
         return {"vae": self.vae.to_dict(), "dit": self.dit.to_dict(), "max_window": self.max_window,
                 "overlap": self.overlap, "shift": self.shift, "grid_multiple": self.grid_multiple,
                 "anchor_start": self.anchor_start, "first_keyframe_pass": self.first_keyframe_pass,
-                "pixel_anchor": self.pixel_anchor}
+                "pixel_anchor": self.pixel_anchor, "last_frame_guidance": self.last_frame_guidance,
+                "last_frame_guidance_until": self.last_frame_guidance_until}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "KadrTinyConfig":
-        known = {"max_window", "overlap", "shift", "grid_multiple", "anchor_start", "first_keyframe_pass", "pixel_anchor"}
+        known = {"max_window", "overlap", "shift", "grid_multiple", "anchor_start", "first_keyframe_pass", "pixel_anchor",
+                 "last_frame_guidance", "last_frame_guidance_until"}
         return cls(vae=AutoencoderConfig.from_dict(data.get("vae", {})), dit=DiTConfig.from_dict(data.get("dit", {})),
                    **{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class _Guide:
+    """Pulls latent frames towards a target noised to the current level: x <- lerp(x, (1 - t) target + t noise, w).
+
+    ``weight`` (n,) per frame; a frame of weight 1 is held to the target at every step, the others only
+    while t > ``until`` (the last steps are the model's own).
+    """
+
+    target: torch.Tensor  # (1, n, C, h, w)
+    noise: torch.Tensor  # (1, n, C, h, w)
+    weight: torch.Tensor  # (n,)
+    until: float
+
+    def apply(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        weight = self.weight if t > self.until else (self.weight >= 1.0).to(self.weight.dtype)
+        noised = (1.0 - t) * self.target + t * self.noise
+        return torch.lerp(x, noised, weight[None, :, None, None, None])
 
 
 # The spec lives in a module without torch, so listing models stays light; re-exported here.
@@ -221,6 +255,9 @@ class KadrTinyPipeline:
         generator: torch.Generator,
         camera: CameraPath | None,
         callback_on_step_end: StepCallback | None,
+        last_image: Image.Image | None = None,
+        video: np.ndarray | None = None,
+        strength: float | None = None,
     ) -> PipelineOutput:
         # 1. Check the arguments.
         if height < 16 or width < 16 or height % 2 or width % 2:
@@ -231,6 +268,11 @@ class KadrTinyPipeline:
             raise ValueError(f"fps must be >= 1, got {fps}")
         if num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        if video is not None:
+            if video.dtype != np.uint8 or video.shape != (num_frames, height, width, 3):
+                raise ValueError(f"video must be uint8 ({num_frames}, {height}, {width}, 3), got {video.dtype} {video.shape}")
+            if strength is None or not 0.0 < strength <= 1.0:
+                raise ValueError(f"strength must be in (0, 1] with a video to remix, got {strength}")
         cfg = self.config
         c = cfg.vae.latent_channels
         down = cfg.vae.downsample
@@ -263,6 +305,13 @@ class KadrTinyPipeline:
         known_first = None
         if image is not None:
             known_first, residual = self._condition(self._prepare_image(image, height, width), grid_h, grid_w)
+        known_last, residual_last = None, None
+        if last_image is not None:
+            known_last, residual_last = self._condition(self._prepare_image(last_image, height, width), grid_h, grid_w)
+        source = None
+        if video is not None:  # remix: the source's keyframes, encoded
+            key_index = np.clip(np.round(key_times * fps).astype(np.int64), 0, num_frames - 1)  # (K,)
+            source = self._encode_frames(video[key_index], grid_h, grid_w)  # (K, C, h, w)
 
         # 5. Initial noise, moving with the camera, for all keyframes at once.
         noise = warped_noise(torch.from_numpy(key_poses_grid), c, lat_h, lat_w, generator=generator)  # (K, C, h, w)
@@ -271,13 +320,16 @@ class KadrTinyPipeline:
 
         # 6. Text-to-video: keyframe 0 alone first, so the clip can then grow from it along the camera path.
         windows = self._windows(k_total)
-        first_pass = known_first is None and cfg.first_keyframe_pass and k_total > 1
+        first_pass = known_first is None and source is None and cfg.first_keyframe_pass and k_total > 1
         total_steps = (len(windows) + int(first_pass)) * num_inference_steps
         step_index = 0
 
         def denoise(x: torch.Tensor, t_start: float, cam: torch.Tensor, known: torch.Tensor,
-                    known_mask: torch.Tensor) -> torch.Tensor:
-            """Euler steps from ``t_start`` to 0, known latent frames held fixed; reports every step."""
+                    known_mask: torch.Tensor, guide: _Guide | None = None) -> torch.Tensor:
+            """Euler steps from ``t_start`` to 0, known latent frames held fixed; reports every step.
+
+            ``guide`` pulls frames towards its target, noised to each step's level (first and last frame).
+            """
             nonlocal step_index
             keep = known_mask[:, :, None, None, None] > 0
             self.scheduler.set_timesteps(num_inference_steps, start=t_start)
@@ -285,6 +337,8 @@ class KadrTinyPipeline:
                 t = float(self.scheduler.timesteps[i])
                 v = self._velocity(x, t, text, uncond, cam, known, known_mask, guidance_scale, pos_scale)
                 x = torch.where(keep, known, self.scheduler.step(v, i, x))
+                if guide is not None:
+                    x = guide.apply(x, float(self.scheduler.timesteps[i + 1]))
                 if callback_on_step_end is not None:
                     callback_on_step_end(step_index, total_steps)
                 step_index += 1
@@ -316,27 +370,54 @@ class KadrTinyPipeline:
             x = noise[start:stop][None]  # (1, n, C, h, w)
             t_start = 1.0
             carried_n = int(known_mask.sum())
-            if carried_n and cfg.anchor_start < 1.0:
+            guide = None
+            if source is not None:
+                # Remix: the source's keyframes noised part of the way (SDEdit) start the window.
+                x = (1.0 - strength) * source[start:stop][None] + strength * x
+                t_start = float(strength)
+            elif carried_n and cfg.anchor_start < 1.0:
                 # The last known keyframe moved along the camera path, partly noised, starts the rest.
-                x = self._anchored(known[0, carried_n - 1], key_poses_grid[start + carried_n - 1],
-                                   key_poses_grid[start:stop], x, cfg.anchor_start)
+                moved = self._moved(known[0, carried_n - 1], key_poses_grid[start + carried_n - 1], key_poses_grid[start:stop])
                 t_start = cfg.anchor_start
+                if known_last is not None and w_index == len(windows) - 1:
+                    # First and last frame: the frames fade from the known keyframe to the last picture (moved
+                    # back along the camera path from the end); the last frame is held to it, the others guided.
+                    towards = self._moved(known_last[0], key_poses_grid[stop - 1], key_poses_grid[start:stop])
+                    towards[-1] = known_last[0]  # exactly: moving it nowhere would still re-encode it
+                    ramp = torch.linspace(0.0, 1.0, n - carried_n + 1)[1:]  # (n - carried,)
+                    fade = torch.cat([torch.zeros(carried_n), ramp]).to(self.device)  # (n,)
+                    moved = torch.lerp(moved, towards, fade[:, None, None, None])
+                    weight = fade * cfg.last_frame_guidance
+                    weight[-1] = 1.0
+                    guide = _Guide(moved[None], x, weight, cfg.last_frame_guidance_until)
+                x = (1.0 - t_start) * moved[None] + t_start * x
             x = torch.where(known_mask[:, :, None, None, None] > 0, known, x)
-            latents[start:stop] = denoise(x, t_start, cam, known, known_mask)[0]
+            latents[start:stop] = denoise(x, t_start, cam, known, known_mask, guide)[0]
 
         # 8. Decode keyframes, crop to the output frame, rebuild every frame along the camera path.
         keyframes = torch.cat([self._decode(latents[i:i + 8]) for i in range(0, k_total, 8)])  # (K, 3, Hg, Wg)
         keyframes = self._crop(keyframes, height, width)  # (K, 3, H, W)
         frames = expand_time(keyframes.cpu(), key_poses, frame_poses, fps, key_fps)  # (F, 3, H, W)
 
-        # 9. Carry the conditioning image's fine detail along the camera path.
-        if residual is not None:
+        # 9. Fine detail: a remix's own source's, in proportion to what it keeps; else the conditioning
+        #    image's carried along the camera path (cross-faded into the last picture's, moved back from the end).
+        if source is not None:
+            frames += (1.0 - float(strength)) * self._detail(video, source, key_poses, frame_poses, fps, height, width)
+        elif residual is not None or residual_last is not None:
+            last_pose = torch.from_numpy(frame_poses[-1:])
             for s in range(0, num_frames, 32):
                 e = min(num_frames, s + 32)
                 dst = torch.from_numpy(frame_poses[s:e])
-                src = torch.zeros_like(dst)
-                moved, _ = warp_view(residual.cpu().expand(e - s, -1, -1, -1), src, dst, padding_mode="zeros")
-                frames[s:e] += moved
+                fade = torch.zeros(e - s, 1, 1, 1)
+                if residual_last is not None:
+                    fade = (torch.arange(s, e, dtype=torch.float32) / max(1, num_frames - 1))[:, None, None, None]  # (f, 1, 1, 1)
+                if residual is not None:
+                    moved, _ = warp_view(residual.cpu().expand(e - s, -1, -1, -1), torch.zeros_like(dst), dst, padding_mode="zeros")
+                    frames[s:e] += (1.0 - fade) * moved
+                if residual_last is not None:
+                    moved, _ = warp_view(residual_last.cpu().expand(e - s, -1, -1, -1), last_pose.expand(e - s, -1), dst,
+                                         padding_mode="zeros")
+                    frames[s:e] += fade * moved
 
         # 10. To uint8 (F, H, W, 3).
         frames = ((frames.clamp(-1.0, 1.0) + 1.0) * 127.5 + 0.5).to(torch.uint8)  # (F, 3, H, W)
@@ -346,7 +427,11 @@ class KadrTinyPipeline:
     def _anchored(self, latent: torch.Tensor, src_pose: np.ndarray, dst_poses: np.ndarray, noise: torch.Tensor,
                   t_start: float) -> torch.Tensor:
         """Start latents (1, n, C, h, w) at time ``t_start``: the keyframe ``latent`` (C, h, w) seen at
-        ``src_pose`` moved to each of ``dst_poses`` (n, 3), mixed with ``noise`` (1, n, C, h, w).
+        ``src_pose`` moved to each of ``dst_poses`` (n, 3), mixed with ``noise`` (1, n, C, h, w)."""
+        return (1.0 - t_start) * self._moved(latent, src_pose, dst_poses)[None] + t_start * noise
+
+    def _moved(self, latent: torch.Tensor, src_pose: np.ndarray, dst_poses: np.ndarray) -> torch.Tensor:
+        """The keyframe ``latent`` (C, h, w) seen at ``src_pose``, moved to each of ``dst_poses`` (n, 3): (n, C, h, w).
 
         With ``pixel_anchor`` the move is made on the decoded keyframe and re-encoded: the decoder is
         not scale-equivariant, so a zoomed latent decodes to texture at the old scale (a latent-space
@@ -361,15 +446,34 @@ class KadrTinyPipeline:
             moved = torch.cat([self._encode(moved_px[i:i + 8]) for i in range(0, n, 8)])  # (n, C, h, w)
         else:
             moved, _ = warp_view(latent[None].expand(n, -1, -1, -1), src, dst)  # (n, C, h, w)
-        return (1.0 - t_start) * moved[None] + t_start * noise
+        return moved
+
+    def _pad_to_grid(self, pixels: torch.Tensor, grid_h: int, grid_w: int) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, 3, grid_h, grid_w), centred, edges replicated."""
+        height, width = pixels.shape[-2:]
+        pad_h, pad_w = grid_h - height, grid_w - width
+        return F.pad(pixels, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), mode="replicate")
+
+    def _encode_frames(self, frames: np.ndarray, grid_h: int, grid_w: int) -> torch.Tensor:
+        """uint8 frames (K, H, W, 3) -> their latents on the generation grid (K, C, h, w)."""
+        pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(self.device)  # (K, 3, H, W)
+        padded = self._pad_to_grid(pixels, grid_h, grid_w)
+        return torch.cat([self._encode(padded[i:i + 8]) for i in range(0, len(padded), 8)])
+
+    def _detail(self, video: np.ndarray, latents: torch.Tensor, key_poses: np.ndarray, frame_poses: np.ndarray,
+                fps: int, height: int, width: int) -> torch.Tensor:
+        """A video's fine detail (F, 3, H, W): its frames minus their reconstruction from its keyframes' ``latents``."""
+        decoded = torch.cat([self._decode(latents[i:i + 8]) for i in range(0, len(latents), 8)])  # (K, 3, Hg, Wg)
+        rebuilt = expand_time(self._crop(decoded, height, width).cpu(), key_poses, frame_poses, fps,
+                              self.config.vae.key_fps)  # (F, 3, H, W)
+        frames = torch.from_numpy(video).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (F, 3, H, W)
+        return frames - rebuilt
 
     def _condition(self, pixels: torch.Tensor, grid_h: int, grid_w: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A first frame (1, 3, H, W) in [-1, 1] -> its latent on the generation grid (1, C, h, w) and its
         residual over the autoencoder's reconstruction (1, 3, H, W)."""
         height, width = pixels.shape[-2:]
-        pad_h, pad_w = grid_h - height, grid_w - width
-        padded = F.pad(pixels, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), mode="replicate")
-        latent = self._encode(padded)  # (1, C, h, w)
+        latent = self._encode(self._pad_to_grid(pixels, grid_h, grid_w))  # (1, C, h, w)
         recon = self._crop(self._decode(latent), height, width)  # (1, 3, H, W)
         return latent, pixels - recon
 

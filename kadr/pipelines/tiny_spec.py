@@ -37,7 +37,8 @@ def _spec(parameters: int) -> ModelSpec:
         fps_range=(1, 60),
         presets={"144p": 144, "216p": 216},
         builtin=True,
-        features=("shots",),  # shots: several clips joined by kadr.edit.shots; no reference (kadr.edit.reference)
+        # shots: several clips joined by kadr.edit.shots; no reference (kadr.edit.reference)
+        features=("extend", "remix", "first-last-frame", "shots"),
     )
 
 
