@@ -26,7 +26,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from ray_cluster import RAY_LOOPBACK_ENV, ray_cluster  # noqa: E402  (sets Ray's loopback env first)
 
 from kadr.service.generation import FromWorker, JobDone, JobError, JobProgress, RunJob  # noqa: E402
-from kadr.service.jobs import JobParams  # noqa: E402
+from kadr.engine import Engine  # noqa: E402
+from kadr.request import VideoRequest  # noqa: E402
+from kadr.service.jobspec import JobSpec  # noqa: E402
 from kadr.service.ray_pool import RayConfig, RayPool  # noqa: E402
 from kadr.service.workers import WorkerConfig  # noqa: E402
 
@@ -58,10 +60,10 @@ class Recorder:
 
 
 def job(index: int, seconds: float, work: Path) -> RunJob:
-    params = JobParams(prompt="Закат над морем, волны, панорама слева направо", negative_prompt=None, duration=seconds,
-                       aspect="16:9", resolution=None, fps=None, style=None, camera=None, tier="fast", model="kadr-tiny",
-                       seed=index, loop=False)
-    return RunJob(f"bench_{index}_{time.monotonic_ns()}", 1, params.to_dict(), None, str(work / str(index)))
+    request = VideoRequest(prompt="Закат над морем, волны, панорама слева направо", duration=seconds, aspect="16:9",
+                           tier="fast", model="kadr-tiny", seed=index)
+    spec = JobSpec.of(request, Engine().plan(request))  # planned here, as the API does; the actor runs it as given
+    return RunJob(f"bench_{index}_{time.monotonic_ns()}", 1, spec, str(work / str(index)))
 
 
 def run_pool(actors: int, jobs: int, seconds: float, address: str, work: Path, preload: bool) -> tuple[RayPool, Recorder]:

@@ -10,13 +10,14 @@ It knows nothing about whether it runs under the CLI, a service worker thread or
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import secrets
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -113,6 +114,56 @@ class GenerationPlan:
     def continues(self) -> bool:
         """Whether the first pass already continues from a frame (an extension's: the source's last)."""
         return self.mode == "extend"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON values: the model by name, every other field as it is (tuples as lists).
+
+        Generic over the fields, so a field added to the plan travels without new copying code.
+        """
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "spec":
+                data["model"] = value.name
+            elif f.name == "cache":
+                data["cache"] = asdict(value) if value is not None else None
+            elif f.name == "tier_loras":
+                data["tier_loras"] = [asdict(lora) for lora in value]
+            elif f.name == "source":  # an extension's or remix's source video: its facts (the file is the job's)
+                data["source"] = asdict(value) if value is not None else None
+            else:
+                data[f.name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], spec: ModelSpec | None = None) -> "GenerationPlan":
+        """The plan :meth:`to_dict` wrote; ``spec`` (else the registry's model of that name) is the model it runs."""
+        names = {f.name for f in fields(cls)} - {"spec"}
+        unknown = sorted(set(data) - names - {"model"})
+        missing = sorted(f.name for f in fields(cls) if f.name != "spec" and f.name not in data
+                         and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        if unknown or missing or not isinstance(data.get("model"), str):
+            raise ValueError(f"a generation plan needs model and {', '.join(sorted(names))}; "
+                             f"got unknown fields {unknown}, missing {missing or ([] if 'model' in data else ['model'])}")
+        if spec is None:
+            spec = registry.get_spec(data["model"])
+        elif spec.name != data["model"]:
+            raise ValueError(f"the plan is for model {data['model']!r}, not {spec.name!r}")
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "spec" or f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name == "cache":
+                value = CachePolicy(**{**value, "mag_ratios": tuple(value.get("mag_ratios", ()))}) if value else None
+            elif f.name == "tier_loras":
+                value = tuple(LoraRef(**lora) for lora in value)
+            elif f.name == "source":
+                value = SourceInfo(**value) if value is not None else None
+            elif isinstance(value, list):
+                value = tuple(value)
+            values[f.name] = value
+        return cls(spec=spec, **values)
 
 
 @dataclass
@@ -255,13 +306,15 @@ class Engine:
         cancel: CancelSignal | Callable[[], bool] | None = None,
         backend: VideoBackend | None = None,
         loras: Sequence[LoraRef] = (),
+        plan: GenerationPlan | None = None,
     ) -> Result:
         """Make the video for ``request`` and write it to ``output`` (default: ./kadr-outputs/...).
 
         ``cancel`` is an Event-like object (``is_set()``) or a callable returning True to stop;
         it is checked after every denoising step. ``backend`` overrides the registry's choice
         (tests pass pipelines built from tiny components). ``loras`` are local adapter files loaded
-        for this generation only, on top of any the tier loads itself.
+        for this generation only, on top of any the tier loads itself. ``plan`` (made earlier by
+        :meth:`plan`, e.g. by the service's API before queueing) is run exactly as given: no planning here.
         """
         if request.shots:  # several shots joined into one video: kadr.edit.shots
             from kadr.edit.shots import generate_shots
@@ -269,7 +322,8 @@ class Engine:
         t_start = time.perf_counter()
         is_cancelled = _cancel_checker(cancel)
         report = on_progress or (lambda _p: None)
-        plan = self.plan(request, backend.spec if backend is not None else None)
+        if plan is None:
+            plan = self.plan(request, backend.spec if backend is not None else None)
         if loras and not plan.spec.takes_lora:
             able = ", ".join(s.name for s in registry.all_specs() if s.takes_lora)
             raise InvalidRequestError("lora", loras[0].path, f"no LoRA for {plan.spec.name}; models that take one: {able}")
@@ -298,7 +352,9 @@ class Engine:
         condition = fitted.frame if fitted is not None else None
         source_frames = None  # the source fitted to the frame (extend: written first; remix: remade pass by pass)
         if plan.source is not None:
-            source_frames = read_source_frames(plan.source, plan.width, plan.height, plan.fps,
+            # The file as this process has it (a worker's copy of the job's input), not where the plan was made.
+            source = plan.source if request.source_video is None else replace(plan.source, path=str(request.source_video))
+            source_frames = read_source_frames(source, plan.width, plan.height, plan.fps,
                                                plan.source_frames if plan.mode == "extend" else plan.num_frames)
             if plan.mode == "extend":
                 condition = Image.fromarray(source_frames[-1])

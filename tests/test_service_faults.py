@@ -296,11 +296,14 @@ class _BrokenFolderEngine:
 
 
 def test_a_clean_up_that_fails_is_logged_and_the_job_fails_once_naming_the_folder(tmp_path: Path, caplog) -> None:
+    from kadr.engine import Engine
+    from kadr.request import VideoRequest
     from kadr.service.generation import JobError, RunJob, run_job
+    from kadr.service.jobspec import JobSpec
 
     with tmpfs(tmp_path / "videos", 1) as disk:
-        job = RunJob("video_x", 1, {"prompt": "a cat", "duration": 1.0, "aspect": "1:1", "tier": "fast",
-                                    "model": "kadr-tiny", "seed": 1, "loop": False}, None, str(disk / "video_x"))
+        request = VideoRequest(prompt="a cat", duration=1.0, aspect="1:1", model="kadr-tiny", seed=1)
+        job = RunJob("video_x", 1, JobSpec.of(request, Engine().plan(request)), str(disk / "video_x"))
         result = run_job(_BrokenFolderEngine(disk), job, lambda message: None, __import__("threading").Event())
         assert isinstance(result, JobError) and result.code == "output_unwritable", result
         assert str(disk / "video_x") in result.message and "Read-only file system" in result.message

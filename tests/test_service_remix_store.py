@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from kadr.pipelines.base import FEATURES
 from kadr.request import VideoRequest
-from kadr.service.edits import FEATURE_PARAMS, UnsupportedFeature, require_features
+from kadr.service.features import FEATURE_PARAMS, UnsupportedFeature, require_features
 from kadr.service.jobs import JobParams, JobSource, NewJob, video_object
 from kadr.service.plans import Plan, TierLimits
 from kadr.service.store import CharacterRecord, CharacterStore, Database, JobStore, UserStore, new_character_id, new_job_id

@@ -8,7 +8,10 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from kadr.service.jobs import STATUSES, TRANSITIONS, JobParams, NewJob, can_move, sources_of
+from kadr.engine import Engine
+from kadr.request import VideoRequest
+from kadr.service.jobs import STATUSES, TRANSITIONS, NewJob, can_move, sources_of
+from kadr.service.jobspec import JobSpec
 from kadr.service.plans import DEFAULT_PLANS_TOML, Plan, TierLimits, parse_plans, period_bounds, period_of
 from kadr.service.store import Database, Failed, JobStore, KeyCache, QuotaExceeded, Succeeded, UserStore, new_job_id
 from kadr.service.store.schema import UserRow
@@ -23,9 +26,9 @@ def plan(videos: int | None = 5, cost: int = 10, credits: int | None = None, con
 
 
 def new_job(user_id: int, tier: str = "fast") -> NewJob:
-    params = JobParams(prompt="a red ball", negative_prompt=None, duration=1.0, aspect="1:1", resolution="64x64",
-                       fps=8, style=None, camera=None, tier=tier, model="kadr-tiny", seed=7, loop=False)
-    return NewJob(new_job_id(), user_id, params, 64, 64, 8, None, (), 10)
+    request = VideoRequest(prompt="a red ball", duration=1.0, aspect="1:1", resolution="64x64", fps=8, tier=tier,
+                           model="kadr-tiny", seed=7)
+    return NewJob(new_job_id(), user_id, JobSpec.of(request, Engine().plan(request)), None, 10)
 
 
 @pytest.fixture

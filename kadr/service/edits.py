@@ -22,36 +22,18 @@ from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from kadr.camera import CAMERA_MOTIONS
 from kadr.errors import InvalidRequestError
-from kadr.pipelines.base import FEATURES, ModelSpec
 from kadr.provenance.policy import enforce_policy
 from kadr.request import MAX_DURATION_S, MAX_FPS, MAX_SEED, MIN_FPS, STYLES, TIERS, VideoRequest, check_text, load_image
-from kadr.service.jobs import JobParams, JobRecord, JobSource, NewJob, SourceKind, total_seconds
-from kadr.service.scheduler import job_dir
-from kadr.service.store import CharacterRecord, CharacterStore, QuotaExceeded, UserRecord, new_character_id, new_job_id
+from kadr.service.jobfiles import JobFiles
+from kadr.service.jobs import JobRecord, JobSource, SourceKind, total_seconds
+from kadr.service.store import CharacterRecord, CharacterStore, UserRecord, new_character_id, new_job_id
 from kadr.service.videos import (SECONDS_SCHEMA, NotFound, NotReady, UploadedImage, VideoService, WholeNumber,
                                  check_video_id, parse_seconds, resolve_model, text_schema)
 
-SOURCE_STEM = "source"
+SOURCE_STEM = "source_video"  # kadr.service.jobfiles' name for the field's file, so it is saved in place
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".gif")
 CHARACTER_ID_PATTERN = r"^char_[0-9a-f]{24}$"
 MAX_NAME_CHARS = 200
-# Which API field asks a model for each feature: the one an error names, so the caller knows what to change.
-FEATURE_PARAMS: dict[str, str] = {"extend": "model", "remix": "model", "first-last-frame": "last_image",
-                                  "shots": "shots", "reference": "characters"}
-
-
-class UnsupportedFeature(InvalidRequestError):
-    """The chosen model cannot do what the request asks (kadr.pipelines.base.FEATURES); ``field`` is the API param."""
-
-    def __init__(self, field: str, model: str, feature: str, able: list[str]) -> None:
-        allowed = (f"a model that can: " + ", ".join(able)) if able else "none of the models here can"
-        super().__init__(field, model, allowed)
-        self.args = (f"{field}: {model} cannot {FEATURES[feature]}; {allowed}.",)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 @dataclass(frozen=True)
 class UploadedVideo:
     data: bytes
@@ -145,61 +127,30 @@ class EditService:
         if prompt:
             enforce_policy(prompt, who=user.name)  # before anything is stored or charged
         job_id = new_job_id()
-        folder = job_dir(self.videos.videos_dir, job_id)
+        folder = JobFiles.of(self.videos.videos_dir, job_id).folder
         try:
             source = self._source(user, video, folder)
-            original = source.original
-            if seconds is not None and source.seconds + seconds > MAX_DURATION_S + 0.5 / source.fps:
-                room = MAX_DURATION_S - source.seconds
-                raise InvalidRequestError("seconds", seconds, f"at most {max(0, int(room))} s more: the video is "
-                                          f"{source.seconds:g} s long and a video is at most {MAX_DURATION_S:g} s")
-            tier = body.quality or (original.params.tier if original is not None else "fast")
-            spec = resolve_model(body.model or (original.params.model if original is not None else None), tier,
-                                 "text-to-video")
+            # One of the user's videos: go on with what it was made with, unless the body says otherwise.
+            was: dict[str, Any] = dict(source.original.spec.request) if source.original is not None else {}
+            tier = body.quality or was.get("tier") or "fast"
+            spec = resolve_model(body.model or (source.original.spec.model if source.original is not None else None),
+                                 tier, "text-to-video")
             request = VideoRequest(
-                prompt=prompt or (original.params.prompt if original is not None else ""),
-                negative_prompt=original.params.negative_prompt if original is not None else None,
+                prompt=prompt or was.get("prompt") or "", negative_prompt=was.get("negative_prompt"),
+                # An extension adds ``seconds`` (the engine refuses more than the 30 s a video may have, as "seconds");
+                # a remix is as long as its source.
                 duration=seconds if seconds is not None else min(source.seconds, MAX_DURATION_S),
-                aspect=original.params.aspect if original is not None else None,
-                resolution=f"{source.width}x{source.height}",
-                fps=min(max(round(source.fps), MIN_FPS), MAX_FPS),
-                style=body.style or (original.params.style if original is not None else None),
-                camera=body.camera or (original.params.camera if original is not None else None),
+                aspect=(source.original.spec.plan or was).get("aspect") if source.original is not None else None,
+                resolution=f"{source.width}x{source.height}", fps=min(max(round(source.fps), MIN_FPS), MAX_FPS),
+                style=body.style or was.get("style"), camera=body.camera or was.get("camera"),
                 tier=tier, model=spec.name,  # type: ignore[arg-type]
                 seed=body.seed if body.seed is not None else secrets.randbits(32),
                 source_video=source.path, mode="extend" if kind == "extend" else "remix", strength=strength,
             )
-            require_features(request, spec)
-            return self._queue(user, job_id, request, spec, JobSource(kind, source.video_id, source.seconds))
+            return self.videos.submit(user, job_id, request, spec, JobSource(kind, source.video_id, source.seconds))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-
-    def _queue(self, user: UserRecord, job_id: str, request: VideoRequest, spec: ModelSpec,
-               source: JobSource) -> JobRecord:
-        """The request as an ordinary job: planned (refused here if it cannot be made), charged, queued."""
-        service = self.videos
-        plan = service.planner.plan(request, spec)
-        params = JobParams(
-            prompt=request.prompt, negative_prompt=request.negative_prompt, duration=float(request.duration or 0),
-            aspect=request.aspect or plan.aspect, resolution=request.resolution, fps=request.fps,
-            style=request.style, camera=request.camera, tier=request.tier, model=spec.name, seed=request.seed or 0,
-            loop=False,
-        )
-        plan_ = service.plans.get(user.plan)
-        planned = {"camera": plan.camera, "style": plan.style, "frames": plan.num_frames, "steps": plan.steps,
-                   "chunks": len(plan.chunk_frames)}
-        job = NewJob(job_id, user.id, params, plan.width, plan.height, plan.fps, None, plan.warnings,
-                     plan_.tier(request.tier).cost, planned, source=source)
-        try:
-            record = service.jobs.submit(job, plan_, service.clock())
-        except QuotaExceeded as exc:
-            service.metrics.jobs_refused.labels(exc.limit).inc()
-            raise
-        service.metrics.jobs_submitted.labels(request.tier, spec.name).inc()
-        service._publish(record)
-        service.wake_workers()
-        return record
 
     # ---- the source ------------------------------------------------------------------------------
 
@@ -251,18 +202,6 @@ def _probe_source(path: Path, video_id: str | None, original: JobRecord | None, 
         raise InvalidRequestError("video", shown, "a video with at least one frame")
     seconds = total_seconds(original) if original is not None else info.frames / info.fps
     return SourceVideo(path, video_id, info.width, info.height, info.fps, seconds, original)
-
-
-def require_features(request: VideoRequest, spec: ModelSpec) -> None:
-    """Refuse what ``spec`` cannot do, naming the API field that asked for it and the models that can."""
-    from kadr.pipelines import registry
-
-    for feature in request.features:
-        if feature in spec.features:
-            continue
-        able = [s.name + ("" if s.builtin or registry.weights_present(s) else " (weights not on this server)")
-                for s in registry.all_specs() if feature in s.features]
-        raise UnsupportedFeature(FEATURE_PARAMS[feature], spec.name, feature, able)
 
 
 # ---- characters ------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """One job, run inside a worker process: the engine, then the sprite sheet. No database here.
 
-Files of a job live in its own folder (``DATA/videos/<id>/``): ``input.png`` (image-to-video),
-``video.mp4``, ``video.png`` (the poster) and ``sprites.jpg``. The engine writes each under a temporary
-name and renames it when complete, so a run killed half-way leaves only ``.…part…`` files, which the
-next attempt removes before it starts: a rerun after a crash leaves exactly one video.
+A worker receives the job's :class:`~kadr.service.jobspec.JobSpec` (the request and the plan the API
+made) and runs that plan exactly as given: it never plans again, so the video has the frames, size
+and seed the API promised. Files of a job live in its own folder, named and cleaned by
+:class:`~kadr.service.jobfiles.JobFiles`: a run killed half-way leaves only ``.…part…`` files, which
+the next attempt removes before it starts, so a rerun after a crash leaves exactly one video.
 
 A job that fails removes what it wrote (partial files and any finished output), and a clean-up that
 fails in turn (a read-only folder: EROFS) is logged and left to the scheduler's retry, never allowed to
@@ -27,23 +28,14 @@ import numpy as np
 from PIL import Image
 
 from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
-from kadr.service.jobs import (
-    CANCELED,
-    GENERATION_FAILED,
-    INVALID_REQUEST,
-    MODEL_UNAVAILABLE,
-    OUTPUT_UNWRITABLE,
-    JobParams,
-)
+from kadr.service.jobfiles import JobFiles
+from kadr.service.jobs import CANCELED, GENERATION_FAILED, INVALID_REQUEST, MODEL_UNAVAILABLE, OUTPUT_UNWRITABLE
+from kadr.service.jobspec import JobSpec, JobSpecError
 
 log = logging.getLogger("kadr.service.worker")
 
-VIDEO_NAME = "video.mp4"
-SPRITES_NAME = "sprites.jpg"
-INPUT_NAME = "input.png"
 SPRITE_FRAMES = 16
 SPRITE_TILE_WIDTH = 160
-OUTPUT_NAMES = (VIDEO_NAME, "video.png", SPRITES_NAME)  # what a run writes (the poster: the video's name, .png)
 
 # errno values that mean "this folder cannot take the files" rather than a bug in generation.
 STORAGE_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EIO})
@@ -56,9 +48,12 @@ STORAGE_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCE
 class RunJob:
     job_id: str
     attempt: int
-    params: dict[str, Any]  # JobParams.to_dict()
-    image_path: str | None
+    spec: JobSpec  # the request and the API's plan; its input files are in job_dir
     job_dir: str
+
+    @property
+    def files(self) -> JobFiles:
+        return JobFiles(Path(self.job_dir))
 
 
 @dataclass(frozen=True)
@@ -113,30 +108,6 @@ FromWorker = WorkerReady | JobProgress | JobDone | JobError
 # ---- running a job ---------------------------------------------------------------------------
 
 
-def remove_partials(job_dir: Path) -> list[Path]:
-    """Delete what an interrupted attempt left: the engine's ``.…part…`` temporary files.
-
-    Best effort: a file that cannot be removed (read-only folder) is logged and skipped.
-    """
-    return _remove(job_dir, list(job_dir.glob(".*part*")) if job_dir.is_dir() else [])
-
-
-def remove_outputs(job_dir: Path) -> list[Path]:
-    """Delete everything a failed attempt wrote: partial files and finished outputs (not the input image)."""
-    return remove_partials(job_dir) + _remove(job_dir, [job_dir / name for name in OUTPUT_NAMES])
-
-
-def _remove(job_dir: Path, paths: list[Path]) -> list[Path]:
-    removed = []
-    for path in paths:
-        try:
-            path.unlink(missing_ok=True)
-            removed.append(path)
-        except OSError as exc:  # the clean-up of an error path must not become the next error
-            log.warning("could not remove %s: %s", path, exc)
-    return removed
-
-
 def storage_error(exc: BaseException) -> OSError | None:
     """The OSError behind ``exc`` (itself, its cause or context) that says the folder cannot be written."""
     seen: set[int] = set()
@@ -160,10 +131,9 @@ def run_job(engine: Any, job: RunJob, emit: Callable[[FromWorker], None], cancel
 
     Never raises: every outcome, a broken folder included, is a JobDone or a JobError.
     """
-    from kadr.request import VideoRequest
-
     started = time.perf_counter()
-    job_dir = Path(job.job_dir)
+    files = job.files
+    job_dir = files.folder
 
     def failed(code: str, message: str) -> JobError:
         return JobError(job.job_id, job.attempt, code, message, time.perf_counter() - started)
@@ -173,26 +143,22 @@ def run_job(engine: Any, job: RunJob, emit: Callable[[FromWorker], None], cancel
 
     try:
         job_dir.mkdir(parents=True, exist_ok=True)
-        remove_partials(job_dir)
-        p = JobParams.from_dict(job.params)
-        request = VideoRequest(
-            prompt=p.prompt, negative_prompt=p.negative_prompt, image=job.image_path, duration=p.duration,
-            aspect=p.aspect, resolution=p.resolution, fps=p.fps, style=p.style, camera=p.camera, tier=p.tier,  # type: ignore[arg-type]
-            model=p.model, seed=p.seed, loop=p.loop, format="mp4",
-        )
-        result = engine.generate(request, job_dir / VIDEO_NAME, on_progress=progress, cancel=cancel)
-        sprites = make_spritesheet(result.path, job_dir / SPRITES_NAME)
+        files.remove_partials()
+        request = job.spec.video_request(files)
+        plan = job.spec.generation_plan()  # the API's plan, run as given (None: a legacy job, planned here)
+        result = engine.generate(request, files.video, on_progress=progress, cancel=cancel, plan=plan)
+        sprites = make_spritesheet(result.path, files.sprites)
     except GenerationCancelled:
-        remove_outputs(job_dir)
+        files.remove_outputs()
         return failed(CANCELED, "canceled")
-    except InvalidRequestError as exc:
-        remove_outputs(job_dir)
+    except (InvalidRequestError, JobSpecError) as exc:
+        files.remove_outputs()
         return failed(INVALID_REQUEST, str(exc))
     except ModelNotAvailableError as exc:
-        remove_outputs(job_dir)
+        files.remove_outputs()
         return failed(MODEL_UNAVAILABLE, str(exc))
     except Exception as exc:  # a bug, a broken model or a broken folder must fail this job, not the worker
-        remove_outputs(job_dir)
+        files.remove_outputs()
         unwritable = storage_error(exc)
         if unwritable is not None:
             message = unwritable_message(job_dir, unwritable)

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kadr.service.jobspec import JobSpec
+
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 OpenAIStatus = Literal["queued", "in_progress", "completed", "failed"]
 
@@ -69,31 +71,6 @@ STORE_UNWRITABLE = "store_unwritable"  # the video was made, but the store could
 WORKER_LOST = "worker_lost"  # found running with no worker behind it (reconciliation)
 
 
-@dataclass(frozen=True)
-class JobParams:
-    """The validated request as the worker needs it (what VideoRequest takes, image aside)."""
-
-    prompt: str
-    negative_prompt: str | None
-    duration: float
-    aspect: str
-    resolution: str | None
-    fps: int | None
-    style: str | None
-    camera: str | None
-    tier: str
-    model: str
-    seed: int
-    loop: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JobParams":
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
-
-
 SourceKind = Literal["remix", "edit", "extend"]
 SOURCE_KINDS: tuple[SourceKind, ...] = ("remix", "edit", "extend")
 
@@ -112,19 +89,42 @@ class JobSource:
 
 @dataclass(frozen=True)
 class NewJob:
-    """A job about to be accepted: everything decided at submission."""
+    """A job about to be accepted: everything decided at submission, in its spec."""
 
     id: str
     user_id: int
-    params: JobParams
-    width: int
-    height: int
-    fps: int
-    image_path: str | None
-    warnings: tuple[str, ...]
+    spec: JobSpec
+    image_path: str | None  # the input picture's path (image-to-video), shown as ``image_to_video``
     cost: int
-    planned: dict[str, Any] = field(default_factory=dict)  # the engine's plan: camera, style, frames, steps
     source: JobSource | None = None  # remix, edit or extend: what it goes on from
+
+    @property
+    def width(self) -> int:
+        return int(self._plan("width"))
+
+    @property
+    def height(self) -> int:
+        return int(self._plan("height"))
+
+    @property
+    def fps(self) -> int:
+        return int(self._plan("fps"))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(self._plan("warnings"))
+
+    @property
+    def planned(self) -> dict[str, Any]:
+        """What the job's metadata shows before the video exists: the plan's camera, style, frames, steps."""
+        plan = self.spec.plan or {}
+        return {"camera": plan.get("camera"), "style": plan.get("style"), "frames": plan.get("num_frames"),
+                "steps": plan.get("steps"), "chunks": len(plan.get("chunk_frames") or ())}
+
+    def _plan(self, name: str) -> Any:
+        if self.spec.plan is None:
+            raise ValueError(f"job {self.id}: a new job needs the API's plan (its spec has none)")
+        return self.spec.plan[name]
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class JobRecord:
     seq: int
     user_id: int
     status: JobStatus
-    params: JobParams
+    spec: JobSpec
     width: int
     height: int
     fps: int
@@ -160,7 +160,7 @@ class JobRecord:
 
     @property
     def tier(self) -> str:
-        return self.params.tier
+        return self.spec.tier
 
     @property
     def active(self) -> bool:
@@ -182,18 +182,18 @@ def video_object(job: JobRecord) -> dict[str, Any]:
     if job.status in ("failed", "canceled"):
         error = {"code": job.error_code or (CANCELED if job.status == "canceled" else GENERATION_FAILED),
                  "message": job.error_message or ("canceled" if job.status == "canceled" else "generation failed")}
-    p = job.params
+    r = job.spec.request
     source = job.source
     return {
         "id": job.id,
         "object": "video",
-        "model": p.model,
+        "model": job.spec.model,
         "status": OPENAI_STATUS[job.status],
         "progress": 100 if job.status == "succeeded" else job.progress,
         "created_at": int(job.created_at),
         "completed_at": int(job.completed_at) if job.completed_at is not None else None,
         "expires_at": int(job.expires_at) if job.expires_at is not None else None,
-        "prompt": p.prompt,
+        "prompt": job.spec.prompt,
         "seconds": seconds_text(total_seconds(job)),
         "size": f"{job.width}x{job.height}",
         "error": error,
@@ -201,14 +201,14 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "kadr_status": job.status,
         "eta_seconds": job.eta_seconds if job.status == "running" else (0.0 if job.status == "succeeded" else None),
         "stage": job.stage,
-        "quality": p.tier,
-        "camera": job.metadata.get("camera") or p.camera,
-        "style": job.metadata.get("style") or p.style,
-        "seed": p.seed,
-        "aspect": p.aspect,
+        "quality": job.spec.tier,
+        "camera": job.metadata.get("camera") or r.get("camera"),
+        "style": job.metadata.get("style") or r.get("style"),
+        "seed": job.spec.seed,
+        "aspect": (job.spec.plan or r).get("aspect"),
         "fps": job.fps,
-        "negative_prompt": p.negative_prompt,
-        "loop": p.loop,
+        "negative_prompt": r.get("negative_prompt"),
+        "loop": bool(r.get("loop")),
         "image_to_video": job.image_path is not None,
         "attempts": job.attempt,
         "cost": job.cost,
@@ -216,11 +216,16 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "provenance": job.metadata.get("provenance"),  # {"c2pa": true, "watermark": ...} once made
         "source": None if source is None else {"kind": source.kind, "video_id": source.video_id,
                                                "seconds": seconds_text(source.seconds)},
+        "shots": r.get("shots") or None,  # [{"prompt", "duration", "camera", "style"}, ...] of a multi-shot video
+        "transition": r.get("transition") if r.get("shots") else None,
     }
 
 
 def total_seconds(job: JobRecord) -> float:
     """The video's length: an extension is the source and what it adds (OpenAI: "the stitched total duration")."""
+    requested = float(job.spec.request.get("duration") or 0.0)
     if job.source is not None and job.source.kind == "extend":
-        return job.source.seconds + job.params.duration
-    return job.params.duration
+        if job.spec.plan is not None:
+            return float(job.spec.plan["duration"])  # the plan's: the source's frames (retimed) and the new ones
+        return job.source.seconds + requested
+    return requested

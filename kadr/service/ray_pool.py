@@ -13,7 +13,8 @@ keeps its models loaded between jobs.
   after every denoising step.
 - **Files.** The actor generates into a scratch folder on its own node and returns the video, poster
   and sprite sheet as bytes, which the API side writes into the job's folder: the workers need no
-  shared disk. An input picture travels to the actor the same way.
+  shared disk. The job's input files (pictures, a source video: those its JobSpec names) travel to the
+  actor the same way. The actor runs the JobSpec's plan as given, as a local worker does.
 - **Faults.** An actor whose node dies mid-job surfaces as a Ray actor error: the job is handed back
   through ``on_lost_job`` (the store re-queues it, or fails it after too many attempts, charged once)
   and goes to another actor; the lost actor is restarted by Ray wherever there is room.
@@ -35,7 +36,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from kadr.service.generation import INPUT_NAME, FromWorker, JobDone, JobError, JobProgress, RunJob
+from kadr.service.generation import FromWorker, JobDone, JobError, JobProgress, RunJob
+from kadr.service.jobfiles import JobFiles
 from kadr.service.workers import SlotCounts, WorkerConfig
 
 log = logging.getLogger("kadr.service.ray")
@@ -138,7 +140,8 @@ class GenerationActor:
         return ActorInfo(ray.get_runtime_context().get_node_id(), os.getpid(), str(self.engine.device or "auto"),
                          tuple(sorted(self.engine.loaded_models())))
 
-    def run(self, job: RunJob, image: bytes | None) -> ActorResult:
+    def run(self, job: RunJob, inputs: dict[str, bytes]) -> ActorResult:
+        """Run ``job`` (its JobSpec's plan, as given) in a scratch folder holding ``inputs`` (file name -> bytes)."""
         from kadr.service.generation import run_job
 
         with self.lock:
@@ -146,11 +149,8 @@ class GenerationActor:
         local_dir = self.scratch / job.job_id
         shutil.rmtree(local_dir, ignore_errors=True)
         local_dir.mkdir(parents=True)
-        image_path = None
-        if image is not None:
-            image_path = local_dir / INPUT_NAME
-            image_path.write_bytes(image)
-        local = replace(job, job_dir=str(local_dir), image_path=str(image_path) if image_path else None)
+        JobFiles(local_dir).write_inputs(inputs)
+        local = replace(job, job_dir=str(local_dir))
         try:
             message = run_job(self.engine, local, self._emit, cancel)
             files: dict[str, bytes] = {}
@@ -283,9 +283,9 @@ class RayPool(SlotCounts):
             if not idle:
                 return False
             slot = next((s for s in idle if wanted in s.models), idle[0])
-            image = Path(job.image_path).read_bytes() if job.image_path else None
+            inputs = job.files.read_inputs(job.spec.files)
             slot.job = job
-            slot.ref = slot.handle.run.remote(job, image)
+            slot.ref = slot.handle.run.remote(job, inputs)
             log.info("job %s to actor %d%s", job.job_id, slot.index, " (model loaded)" if wanted in slot.models else "")
             return True
 
@@ -365,14 +365,15 @@ class RayPool(SlotCounts):
         message = result.message
         if not isinstance(message, JobDone):
             return message
-        job_dir = Path(job.job_dir)
-        job_dir.mkdir(parents=True, exist_ok=True)
+        files = job.files
+        files.folder.mkdir(parents=True, exist_ok=True)
         written: dict[str, str] = {}
         for name, data in result.files.items():
-            tmp = job_dir / f".{name}.part"
+            target = files.path(name)  # a bare name: nothing an actor sends lands outside the job's folder
+            tmp = target.with_name(f".{name}.part")
             tmp.write_bytes(data)
-            os.replace(tmp, job_dir / name)
-            written[name] = str(job_dir / name)
+            os.replace(tmp, target)
+            written[name] = str(target)
 
         def local(path: str | None) -> str | None:
             return written.get(Path(path).name) if path else None
@@ -403,14 +404,13 @@ class RayPool(SlotCounts):
 
 
 def _model_of(job: RunJob) -> str:
-    """The model a job will run: its own choice, else its tier's model for its task."""
-    if job.params.get("model"):
-        return str(job.params["model"])
+    """The model a job will run: its plan's (a legacy job's own choice), else its tier's model for its task."""
+    if job.spec.model:
+        return job.spec.model
     from kadr.pipelines import registry
 
-    task = "image-to-video" if job.image_path else "text-to-video"
     try:
-        return registry.model_for_tier(str(job.params.get("tier") or "fast"), task).name
+        return registry.model_for_tier(job.spec.tier, job.spec.task).name
     except Exception:
         return ""
 

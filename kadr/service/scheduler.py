@@ -221,7 +221,7 @@ class Scheduler:
                         record = self.jobs.claim_next(self.clock(), lambda plan: self.plans.get(plan).concurrency)
                         if record is None:
                             break
-                        run = RunJob(record.id, record.attempt, record.params.to_dict(), record.image_path,
+                        run = RunJob(record.id, record.attempt, record.spec,
                                      str(job_dir(self.config.videos_dir, record.id)))
                         if not self.pool.submit(run):
                             self.jobs.release(record.id, record.attempt)

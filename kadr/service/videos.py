@@ -10,6 +10,7 @@ the field named, rather than failing later in a worker).
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import secrets
@@ -26,11 +27,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from kadr.camera import CAMERA_MOTIONS
 from kadr.errors import InvalidRequestError, KadrError
 from kadr.provenance.policy import enforce_policy
-from kadr.request import (ASPECTS, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MIN_FPS, STYLES, TEXT_PATTERN, TIERS,
-                          VideoRequest, check_text, load_image)
+from kadr.request import (ASPECTS, MAX_DURATION_S, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SHOTS, MAX_SIDE, MIN_FPS, STYLES, TEXT_PATTERN,
+                          TIERS, TRANSITIONS, VideoRequest, check_text, load_image)
 from kadr.service.events import EventBus, VideoEvent
-from kadr.service.generation import INPUT_NAME
-from kadr.service.jobs import JobParams, JobRecord, NewJob, video_object
+from kadr.service.jobfiles import JobFiles
+from kadr.service.features import require_features
+from kadr.service.jobs import JobRecord, JobSource, NewJob, video_object
+from kadr.service.jobspec import JobSpec
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import PlanBook
 from kadr.service.scheduler import job_dir
@@ -88,6 +91,27 @@ class NotReady(KadrError):
     """The video has no content (yet, or any more)."""
 
 
+def _json_list(value: Any) -> Any:
+    """A form sends ``shots`` as one field holding the JSON list; JSON bodies send the list itself."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequestError("shots", value[:40], f"a JSON list of shots ({exc.msg})") from None
+    return value
+
+
+class ShotIn(BaseModel):
+    """One shot of ``shots``: its own prompt, length and, optionally, camera and style."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Annotated[str, WithJsonSchema(text_schema("What the shot shows.", required=True))]
+    duration: Annotated[float, Ge(1), Le(30), Field(description="Seconds, 1 to 30.")] = 5.0
+    camera: Literal[CAMERA_MOTIONS] | None = None  # type: ignore[valid-type]
+    style: Literal[STYLES] | None = None  # type: ignore[valid-type]
+
+
 class CreateVideo(BaseModel):
     """The body of POST /v1/videos: OpenAI's fields, then kadr's extras (a new field here is in the API's schema).
 
@@ -115,6 +139,14 @@ class CreateVideo(BaseModel):
     fps: Annotated[int, Ge(MIN_FPS), Le(MAX_FPS), WholeNumber] | None = None
     aspect: Annotated[Literal[tuple(ASPECTS)] | None, Field(description="Not with size.")] = None  # type: ignore[valid-type]
     loop: bool = False
+    # ---- issue 18 (what a model cannot do answers 400 unsupported_feature naming the field) ----
+    shots: Annotated[list[ShotIn] | None, BeforeValidator(_json_list), Field(
+        max_length=MAX_SHOTS, description="Several shots in one video, each with its prompt, duration, camera, style "
+                                          "(in a form: one field holding the JSON list); seconds is their sum.")] = None
+    transition: Annotated[Literal[TRANSITIONS] | None, Field(  # type: ignore[valid-type]
+        description="How shots are joined: cut (default) or crossfade.")] = None
+    characters: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Field(
+        max_length=1, description="Characters (POST /v1/videos/characters) the video shows: one id.")] = None
 
     @model_validator(mode="after")
     def _size_or_aspect(self) -> "CreateVideo":
@@ -247,13 +279,23 @@ class VideoService:
 
     # ---- create ------------------------------------------------------------------------------
 
-    def create(self, user: UserRecord, body: CreateVideo, image: UploadedImage | None) -> JobRecord:
-        # A prompt given must say something; only image-to-video may leave it out.
+    def create(self, user: UserRecord, body: CreateVideo, image: UploadedImage | None,
+               last_image: UploadedImage | None = None, reference: Path | None = None) -> JobRecord:
+        """``last_image``: the last frame (with ``image`` the first); ``reference``: a character's picture."""
+        # A prompt given must say something; only image-to-video and shots may leave it out.
         prompt = check_text(body.prompt, "prompt", self.limits.max_prompt_chars,
-                            required=image is None or body.prompt is not None)
+                            required=(image is None and not body.shots) or body.prompt is not None)
         negative_prompt = check_text(body.negative_prompt, "negative_prompt", self.limits.max_prompt_chars) or None
         enforce_policy(prompt, who=user.name)  # before anything is stored or charged
         seconds = parse_seconds(body.seconds)
+        shots = tuple(shot.model_dump() for shot in body.shots or ())
+        if shots:  # the video is the shots: its length is theirs
+            total = sum(shot["duration"] for shot in shots)
+            if body.seconds is not None and seconds != total:
+                raise InvalidRequestError("seconds", body.seconds, f"leave it out with shots (they add up to {total:g} s)")
+            if total > MAX_DURATION_S:
+                raise InvalidRequestError("shots", f"{total:g} s in all", f"shots of at most {MAX_DURATION_S:g} s in all")
+            seconds = total
         tier = tier_of(body.model, body.quality)
         picture = self._image(image) if image is not None else None
         task = "image-to-video" if picture is not None else "text-to-video"
@@ -263,49 +305,52 @@ class VideoService:
         request = VideoRequest(
             prompt=prompt, negative_prompt=negative_prompt, image=picture, duration=seconds, aspect=aspect,
             resolution=resolution, fps=body.fps, style=body.style, camera=body.camera, tier=tier,  # type: ignore[arg-type]
-            model=spec.name, seed=seed, loop=body.loop, format="mp4",
+            model=spec.name, seed=seed, loop=body.loop, format="mp4", shots=shots,
+            transition=body.transition or "cut", reference_image=reference,
+            last_image=self._image(last_image, "last_image") if last_image is not None else None,
         )
-        plan = self.planner.plan(request, spec)
-        params = JobParams(
-            prompt=request.prompt, negative_prompt=request.negative_prompt, duration=request.duration,
-            aspect=request.aspect, resolution=request.resolution, fps=request.fps, style=request.style,
-            camera=request.camera, tier=tier, model=spec.name, seed=seed, loop=request.loop,
-        )
+        return self.submit(user, new_job_id(), request, spec)
+
+    def submit(self, user: UserRecord, job_id: str, request: VideoRequest, spec: Any,
+               source: JobSource | None = None) -> JobRecord:
+        """Plan ``request`` on ``spec`` (refused here if it cannot be made), save its files, charge and queue it.
+
+        Also the path of remix, edit and extend (kadr.service.edits), whose ``source`` says what they go on from.
+        """
+        require_features(request, spec)  # naming the API field that asked, before the engine's own check
+        plan = self.planner.plan(request, spec)  # the one plan of this job: workers run it as it is
         plan_ = self.plans.get(user.plan)
-        job_id = new_job_id()
-        folder = job_dir(self.videos_dir, job_id)
-        image_path: str | None = None
-        if picture is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            picture.save(folder / INPUT_NAME, format="PNG")
-            image_path = str(folder / INPUT_NAME)
-        planned = {"camera": plan.camera, "style": plan.style, "frames": plan.num_frames, "steps": plan.steps,
-                   "chunks": len(plan.chunk_frames)}
-        job = NewJob(job_id, user.id, params, plan.width, plan.height, plan.fps, image_path, plan.warnings,
-                     plan_.tier(tier).cost, planned)
+        files = JobFiles.of(self.videos_dir, job_id)
+        try:
+            job_spec = JobSpec.of(request, plan, files.save_inputs(request))
+        except BaseException:
+            files.remove()
+            raise
+        image_path = str(files.path(job_spec.files["image"])) if "image" in job_spec.files else None
+        job = NewJob(job_id, user.id, job_spec, image_path, plan_.tier(request.tier).cost, source=source)
         try:
             record = self.jobs.submit(job, plan_, self.clock())
         except QuotaExceeded as exc:
-            shutil.rmtree(folder, ignore_errors=True)
+            files.remove()
             self.metrics.jobs_refused.labels(exc.limit).inc()
             raise
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            files.remove()
             raise
-        self.metrics.jobs_submitted.labels(tier, spec.name).inc()
+        self.metrics.jobs_submitted.labels(request.tier, spec.name).inc()
         self._publish(record)
         self.wake_workers()
         return record
 
-    def _image(self, image: UploadedImage) -> Any:
+    def _image(self, image: UploadedImage, param: str = "input_reference") -> Any:
         if len(image.data) > self.limits.max_image_bytes:
-            raise InvalidRequestError("input_reference", f"{image.filename} ({len(image.data)} bytes)",
+            raise InvalidRequestError(param, f"{image.filename} ({len(image.data)} bytes)",
                                       f"a PNG, JPEG or WebP image of at most {self.limits.max_image_bytes // 2**20} MB")
         size = _header_size(image.data)  # checked before decoding: a small file can hold a huge picture
         if size is not None and size[0] * size[1] > self.limits.max_image_pixels:
-            raise InvalidRequestError("input_reference", f"{image.filename} ({size[0]}x{size[1]})",
+            raise InvalidRequestError(param, f"{image.filename} ({size[0]}x{size[1]})",
                                       f"an image of at most {self.limits.max_image_pixels / 1e6:g} megapixels")
-        return load_image(image.data, "input_reference", name=image.filename)
+        return load_image(image.data, param, name=image.filename)
 
     # ---- read, cancel, delete ----------------------------------------------------------------------
 

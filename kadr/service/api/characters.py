@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
@@ -17,7 +17,8 @@ from kadr.service.api.bodies import body_of
 from kadr.service.api.edit_bodies import CharacterBody, character_body
 from kadr.service.api.errors import error_responses
 from kadr.service.api.models import CharacterObject
-from kadr.service.edits import CHARACTER_ID_PATTERN, CharacterService
+from kadr.service.api.videos import Characters
+from kadr.service.edits import CHARACTER_ID_PATTERN
 from kadr.service.store import CharacterRecord, UserRecord
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(deps.current_user)])
@@ -25,13 +26,6 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(deps.current_user)])
 User = Annotated[UserRecord, Depends(deps.current_user)]
 CharacterId = Annotated[str, Path(json_schema_extra={"pattern": CHARACTER_ID_PATTERN},
                                   description="A character's id: char_ and 24 hex digits.")]
-
-
-async def characters(request: Request) -> CharacterService:
-    return request.app.state.characters
-
-
-Characters = Annotated[CharacterService, Depends(characters)]
 
 
 def as_character(record: CharacterRecord) -> CharacterObject:

@@ -76,7 +76,7 @@ async def character_body(request: Request) -> CharacterBody:
     elif image is not None:
         if not isinstance(image, str):
             raise ApiError(400, "image: expected a file upload or a data: URL.", param="image", code="invalid_value")
-        picture = _image_url(image)
+        picture = _data_url(image, "image")
     elif "video" in read.files:
         picture = read.files["video"]
     else:
@@ -97,15 +97,6 @@ async def _from_video(request: Request, model: type[M]) -> FromVideoBody:
         raise ApiError(400, "Missing required parameter: 'video' (a video file, or {\"id\": \"video_…\"}).",
                        param="video", code="missing_required_parameter")
     return FromVideoBody(video, validate(model, read.fields, strict=not read.form))
-
-
-def _image_url(url: str) -> UploadedImage:
-    """bodies.py's data: URL reading, its messages naming ``image``."""
-    try:
-        return _data_url(url)
-    except ApiError as exc:
-        raise ApiError(400, "image" + exc.message.partition(":")[1] + exc.message.partition(":")[2], param="image",
-                       code=exc.code) from None
 
 
 def _video_id(reference: Any) -> str:

@@ -15,7 +15,7 @@ from kadr.errors import InvalidRequestError
 from kadr.service.api.middleware import BodyTooLarge
 from kadr.service.api.models import ErrorResponse
 from kadr.service.store import QuotaExceeded
-from kadr.service.edits import UnsupportedFeature
+from kadr.service.features import UnsupportedFeature
 from kadr.service.videos import NotFound, NotReady
 
 log = logging.getLogger("kadr.service.api")
@@ -80,7 +80,7 @@ def _invalid(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _unsupported(_: Request, exc: Exception) -> JSONResponse:
-    """A model asked for what it cannot do (kadr.service.edits.UnsupportedFeature): its field is already the API's."""
+    """A model asked for what it cannot do (kadr.service.features.UnsupportedFeature): its field is already the API's."""
     assert isinstance(exc, InvalidRequestError)
     return error_response(400, str(exc), code="unsupported_feature", param=exc.field)
 

@@ -33,6 +33,13 @@ class VideoSource(BaseModel):
     seconds: str  # the source's length; an extension's ``seconds`` is this and what it added
 
 
+class ShotOut(BaseModel):
+    prompt: str
+    duration: float
+    camera: str | None = None
+    style: str | None = None
+
+
 class VideoObject(BaseModel):
     """OpenAI's video object, then kadr's fields."""
 
@@ -66,6 +73,8 @@ class VideoObject(BaseModel):
     warnings: list[str]
     provenance: dict[str, Any] | None = None  # what the file carries: {"c2pa": true, "watermark": bool, ...}
     source: VideoSource | None = None  # remix, edit, extension: what it goes on from
+    shots: list[ShotOut] | None = None  # a video of several shots: each one's prompt, length, camera, style
+    transition: Literal["cut", "crossfade"] | None = None
 
 
 class CharacterObject(BaseModel):

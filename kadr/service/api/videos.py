@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
@@ -16,7 +19,7 @@ from kadr.service.api.bodies import CreateVideoBody, body_of, create_video_body
 from kadr.service.api.edit_bodies import FromVideoBody, edit_body, extend_body, remix_body
 from kadr.service.api.errors import error_responses
 from kadr.service.api.models import VideoDeleted, VideoList, VideoObject, as_video
-from kadr.service.edits import EditService, RemixVideo
+from kadr.service.edits import CharacterService, EditService, RemixVideo
 from kadr.service.jobs import video_object
 from kadr.service.store import UserRecord
 from kadr.service.videos import VIDEO_ID_PATTERN, Variant, VideoService
@@ -25,8 +28,15 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(deps.current_user)])
 
 User = Annotated[UserRecord, Depends(deps.current_user)]
 Videos = Annotated[VideoService, Depends(deps.videos)]
+
+
+async def _characters(request: Request) -> CharacterService:
+    return request.app.state.characters
+
+
+Characters = Annotated[CharacterService, Depends(_characters)]
 # Documented with its pattern; checked by the service (a 404 that quotes no long id), not by FastAPI.
-VideoId = Annotated[str, Path(json_schema_extra={"pattern": VIDEO_ID_PATTERN},
+VideoId = Annotated[str, PathParam(json_schema_extra={"pattern": VIDEO_ID_PATTERN},
                               description="A video's id: video_ and 24 hex digits.")]
 CONTENT_TYPES: dict[str, Any] = {
     "video/mp4": {"schema": {"type": "string", "format": "binary"}},
@@ -38,8 +48,11 @@ CONTENT_TYPES: dict[str, Any] = {
 @router.post("/videos", response_model=VideoObject, responses=error_responses(400),
              openapi_extra=body_of(("application/json", "CreateVideoJSON"), ("multipart/form-data", "CreateVideoForm")))
 async def create_video(body: Annotated[CreateVideoBody, Depends(create_video_body)], user: User,
-                       service: Videos) -> VideoObject:
-    record = await run_in_threadpool(service.create, user, body.fields, body.image)
+                       service: Videos, characters: Characters) -> VideoObject:
+    reference = None
+    if body.fields.characters:  # a character's picture (404 naming characters when it is none of theirs)
+        reference = Path(characters.characters_of(user, body.fields.characters, "characters")[0].image_path)
+    record = await run_in_threadpool(service.create, user, body.fields, body.image, body.last_image, reference)
     return as_video(video_object(record))
 
 

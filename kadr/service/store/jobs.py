@@ -23,13 +23,13 @@ from kadr.service.jobs import (
     ACTIVE,
     CANCELED,
     TOO_MANY_ATTEMPTS,
-    JobParams,
     JobRecord,
     JobSource,
     JobStatus,
     NewJob,
     video_object,
 )
+from kadr.service.jobspec import JobSpec
 from kadr.service.plans import TIERS, Plan, iso, period_bounds, period_of
 from kadr.service.store.database import Database
 from kadr.service.store.schema import JobRow, LedgerRow, MetaRow, UserRow, WebhookRow
@@ -116,7 +116,7 @@ def new_job_id() -> str:
 def _record(row: JobRow | Row[Any]) -> JobRecord:
     return JobRecord(
         id=row.id, seq=row.seq, user_id=row.user_id, status=row.status,  # type: ignore[arg-type]
-        params=JobParams.from_dict(json.loads(row.params)), width=row.width, height=row.height, fps=row.fps,
+        spec=JobSpec.from_stored(row.params, row.image_path), width=row.width, height=row.height, fps=row.fps,
         image_path=row.image_path, progress=row.progress, eta_seconds=row.eta_seconds, stage=row.stage,
         error_code=row.error_code, error_message=row.error_message, warnings=tuple(json.loads(row.warnings or "[]")),
         created_at=row.created_at, started_at=row.started_at, completed_at=row.completed_at,
@@ -142,7 +142,7 @@ class JobStore:
         """Check the plan's limits and accept the job with its charge, atomically; QuotaExceeded if over."""
         period = period_of(now)
         _, resets = period_bounds(now)
-        tier = job.params.tier
+        tier = job.spec.tier
         limits = plan.tier(tier)
         with self.db.write() as s:
             user = s.execute(select(UserRow).where(UserRow.id == job.user_id).with_for_update()).scalar_one_or_none()
@@ -166,10 +166,9 @@ class JobStore:
                     "max_active",
                     f"Too many videos in progress: {usage.active} queued or generating, and plan '{plan.name}' allows "
                     f"{plan.max_active} at a time. Submit again when one finishes.", None)
-            p = job.params
             row = JobRow(
-                id=job.id, user_id=job.user_id, status="queued", tier=tier, model=p.model, prompt=p.prompt,
-                params=json.dumps(p.to_dict(), ensure_ascii=False), width=job.width, height=job.height, fps=job.fps,
+                id=job.id, user_id=job.user_id, status="queued", tier=tier, model=job.spec.model,
+                prompt=job.spec.prompt, params=job.spec.to_json(), width=job.width, height=job.height, fps=job.fps,
                 image_path=job.image_path, progress=0, warnings=json.dumps(list(job.warnings), ensure_ascii=False),
                 created_at=now, attempt=0, cost=limits.cost, meta=json.dumps(job.planned, ensure_ascii=False, default=str),
             )

@@ -45,7 +45,7 @@ class JobRow(Base):
     tier: Mapped[str] = mapped_column(String(16))
     model: Mapped[str] = mapped_column(String(128))
     prompt: Mapped[str] = mapped_column(Text)
-    params: Mapped[str] = mapped_column(Text)  # JobParams as JSON
+    params: Mapped[str] = mapped_column(Text)  # the JobSpec as JSON (older rows: the JobParams dict)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     fps: Mapped[int] = mapped_column(Integer)
