@@ -85,7 +85,8 @@ def _openapi(app: FastAPI, settings: ServiceSettings) -> dict[str, Any]:
         here = [s.name for s in registry.all_specs() if s.builtin or registry.weights_present(s)]
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(bodies.request_schemas(here, settings.max_prompt_chars))
-        components.update(edit_bodies.edit_schemas())
+        components.update(edit_bodies.edit_schemas(components["CreateVideoForm"]["properties"]["model"],
+                                                   settings.max_prompt_chars))
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
         for item in schema["paths"].values():

@@ -25,7 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kadr.service.api.errors import ApiError
 from kadr.service.catalog import PromptCheck
-from kadr.service.videos import DATA_URL_PATTERN, CreateVideo, UploadedImage, text_schema
+from kadr.request import MAX_SHOTS
+from kadr.service.videos import DATA_URL_PATTERN, CreateVideo, ShotIn, UploadedImage, text_schema
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -241,11 +242,25 @@ def request_schemas(models: list[str], max_prompt_chars: int) -> dict[str, dict[
     properties = {name: {k: v for k, v in prop.items() if k != "title"} for name, prop in base["properties"].items()}
     properties.update(prompt=prompt, model={**model, "anyOf": [*model["anyOf"], {"type": "null"}]},
                       negative_prompt={**negative, "type": ["string", "null"]})
-    one_of_prompt_or_image = [{"required": ["prompt"]}, {"required": ["input_reference"]}]
-    # "Not both": with size, no aspect (spelt without `not`, which fuzzers' coverage phase cannot judge on files).
-    not_size_and_aspect = {"size": {"properties": {"aspect": False}}}
+    one_of_prompt_or_image = [{"required": ["prompt"]}, {"required": ["input_reference"]}, {"required": ["shots"]}]
+    # "Not both": with size, no aspect (spelt without `not`, which fuzzers' coverage phase cannot judge on files);
+    # shots set the length and take no pictures; a last frame needs a first.
+    not_size_and_aspect = {"size": {"properties": {"aspect": False}},
+                           "shots": {"properties": {"input_reference": False, "last_image": False, "seconds": False}},
+                           "last_image": {"required": ["input_reference"]}}
     image_url = {"type": "string", "pattern": DATA_URL_PATTERN,
                  "description": "A base64 data: URL of a PNG, JPEG or WebP image (remote URLs are not fetched)."}
+    shot = ShotIn.model_json_schema()
+    shot = {**{k: v for k, v in shot.items() if k != "title"}, "additionalProperties": False,
+            "properties": {name: {k: v for k, v in prop.items() if k != "title"} for name, prop in shot["properties"].items()}}
+    shot["properties"]["prompt"] = text_schema("What the shot shows.", required=True, max_chars=max_prompt_chars)
+    properties.update(
+        shots={"anyOf": [{"type": "array", "minItems": 1, "maxItems": MAX_SHOTS, "items": shot}, {"type": "null"}],
+               "description": "Several shots in one video (at most 30 s in all); the video's seconds is their sum."},
+        characters={"anyOf": [{"type": "array", "maxItems": 1, "items": {"type": "string", "maxLength": 64}},
+                              {"type": "null"}],
+                    "description": "One character's id (POST /v1/videos/characters): the video shows them."},
+        last_image={**image_url, "description": "The last frame (with input_reference the first): a data: URL."})
     as_json = {
         "type": "object", "additionalProperties": False,
         "properties": {**properties, "input_reference": {
@@ -257,6 +272,12 @@ def request_schemas(models: list[str], max_prompt_chars: int) -> dict[str, dict[
     }
     form_properties = {name: _without_null(prop) for name, prop in properties.items()}
     form_properties["model"] = model
+    form_properties["shots"] = {"type": "string", "contentMediaType": "application/json",
+                                "description": "The shots as one field holding their JSON list."}
+    form_properties["characters"] = {"type": "string", "maxLength": 64, "description": "One character's id."}
+    form_properties["last_image"] = {"type": "string", "contentMediaType": "application/octet-stream",
+                                     "description": "The last frame (with input_reference the first): a PNG, JPEG or "
+                                                    "WebP file."}
     as_form = {
         "type": "object", "additionalProperties": False,
         "properties": {**form_properties, "input_reference": {

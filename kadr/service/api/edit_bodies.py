@@ -17,9 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kadr.service.api.bodies import MAX_FORM_FIELDS, _data_url, _short, parse_json_object, validate
 from kadr.service.api.errors import ApiError
-from kadr.service.edits import (CHARACTER_ID_PATTERN, CreateCharacter, ExtendVideo, RemixVideo, UploadedVideo,
-                                VideoRef)
-from kadr.service.videos import DATA_URL_PATTERN, VIDEO_ID_PATTERN, UploadedImage
+from kadr.service.edits import CreateCharacter, ExtendVideo, RemixVideo, UploadedVideo, VideoRef
+from kadr.service.videos import DATA_URL_PATTERN, VIDEO_ID_PATTERN, UploadedImage, text_schema
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -170,31 +169,30 @@ VIDEO_FILE = {"type": "string", "contentMediaType": "application/octet-stream",
               "description": "A video file (MP4, WebM, MOV …)."}
 
 
-def edit_schemas() -> dict[str, dict[str, Any]]:
-    """Component schemas of the request bodies read here."""
+def edit_schemas(model: dict[str, Any], max_prompt_chars: int) -> dict[str, dict[str, Any]]:
+    """Component schemas of the request bodies read here. ``model``: the create body's ``model`` schema (the
+    models this server can run, or sora-2 names); ``max_prompt_chars``: the server's prompt limit."""
     schemas: dict[str, dict[str, Any]] = {}
-    remix, _ = _properties(RemixVideo)
-    remix["prompt"] = {**remix["prompt"], "minLength": 1, "allOf": [{"pattern": r"\S"}],
-                       "description": "What to change: the new prompt."}
-    schemas["RemixVideoJSON"] = {"type": "object", "additionalProperties": False, "required": ["prompt"],
-                                 "properties": remix, "description": RemixVideo.__doc__ or ""}
-    for name, model in (("EditVideo", RemixVideo), ("ExtendVideo", ExtendVideo)):
-        props, _ = _properties(model)
-        if model is RemixVideo:
-            props["prompt"] = remix["prompt"]
-        required = ["video", "prompt"] if model is RemixVideo else ["video"]
-        schemas[name + "JSON"] = {"type": "object", "additionalProperties": False, "required": required,
-                                  "properties": {**props, "video": VIDEO_REFERENCE}, "description": model.__doc__ or ""}
-        form = _form(props)
-        form["model"] = {"type": "string", "description": props["model"]["description"]}
+    prompt = text_schema("What to change: the new prompt.", required=True, max_chars=max_prompt_chars)
+    optional_prompt = text_schema("What happens next; empty or left out: go on with the source's prompt.",
+                                  required=False, max_chars=max_prompt_chars)
+    for name, body, required in (("RemixVideo", RemixVideo, ["prompt"]), ("EditVideo", RemixVideo, ["prompt"]),
+                                 ("ExtendVideo", ExtendVideo, [])):
+        props, _ = _properties(body)
+        props["prompt"] = prompt if required else optional_prompt
+        props["model"] = {**model, "anyOf": [*model["anyOf"], {"type": "null"}]}
+        if name == "RemixVideo":  # the source is the path's video_id
+            schemas["RemixVideoJSON"] = {"type": "object", "additionalProperties": False, "required": required,
+                                         "properties": props, "description": body.__doc__ or ""}
+            continue
+        schemas[name + "JSON"] = {"type": "object", "additionalProperties": False, "required": ["video", *required],
+                                  "properties": {**props, "video": VIDEO_REFERENCE}, "description": body.__doc__ or ""}
+        form = {**_form(props), "model": model}
         schemas[name + "Form"] = {
             "type": "object", "additionalProperties": False, "required": required,
             "properties": {**form, "video": VIDEO_FILE, "video[id]": VIDEO_REFERENCE["properties"]["id"]},
-            "description": "The same as a form (the official client's): the source is the file 'video' or "
-                           "'video[id]'. (Both at once are refused.)"}
-        # A form's 'video' can be its file or 'video[id]': the document says "one of them", not which.
-        schemas[name + "Form"]["required"] = [r for r in required if r != "video"]
-        schemas[name + "Form"]["anyOf"] = [{"required": ["video"]}, {"required": ["video[id]"]}]
+            "oneOf": [{"required": ["video"]}, {"required": ["video[id]"]}],
+            "description": "The same as a form (the official client's): the source is the file 'video' or 'video[id]'."}
     character, _ = _properties(CreateCharacter)
     image_url = {"type": "string", "pattern": DATA_URL_PATTERN,
                  "description": "A base64 data: URL of a PNG, JPEG or WebP picture."}
@@ -210,9 +208,8 @@ def edit_schemas() -> dict[str, dict[str, Any]]:
                        "video[id]": VIDEO_REFERENCE["properties"]["id"],
                        "image": {"type": "string", "contentMediaType": "application/octet-stream",
                                  "description": "A PNG, JPEG or WebP picture."}},
-        "anyOf": [{"required": ["video"]}, {"required": ["video[id]"]}, {"required": ["image"]}],
+        "oneOf": [{"required": ["video"]}, {"required": ["video[id]"]}, {"required": ["image"]}],
         "description": "The same as a form (the official client's)."}
     return schemas
 
 
-CHARACTER_ID_SCHEMA = {"pattern": CHARACTER_ID_PATTERN}
