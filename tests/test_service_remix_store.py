@@ -10,7 +10,9 @@ from sqlalchemy import text
 from kadr.pipelines.base import FEATURES
 from kadr.request import VideoRequest
 from kadr.service.features import FEATURE_PARAMS, UnsupportedFeature, require_features
-from kadr.service.jobs import JobParams, JobSource, NewJob, video_object
+from kadr.engine import Engine
+from kadr.service.jobs import JobSource, NewJob, video_object
+from kadr.service.jobspec import JobSpec
 from kadr.service.plans import Plan, TierLimits
 from kadr.service.store import CharacterRecord, CharacterStore, Database, JobStore, UserStore, new_character_id, new_job_id
 
@@ -21,9 +23,10 @@ NEW_COLUMNS = ("source_kind", "source_video_id", "source_seconds")
 
 
 def new_job(user_id: int, source: JobSource | None = None, duration: float = 4.0) -> NewJob:
-    params = JobParams(prompt="a beach", negative_prompt=None, duration=duration, aspect="1:1", resolution="64x64",
-                       fps=8, style=None, camera=None, tier="fast", model="kadr-tiny", seed=7, loop=False)
-    return NewJob(new_job_id(), user_id, params, 64, 64, 8, None, (), 1, source=source)
+    """A job as the API stores it; ``duration``: the whole video's, as the engine plans it (an extension's too)."""
+    request = VideoRequest(prompt="a beach", duration=duration, aspect="1:1", resolution="64x64", fps=8,
+                           model="kadr-tiny", seed=7)
+    return NewJob(new_job_id(), user_id, JobSpec.of(request, Engine().plan(request)), None, 1, source=source)
 
 
 @pytest.fixture
@@ -40,13 +43,13 @@ def test_a_job_keeps_its_source_and_the_object_shows_it(db: Database) -> None:
     plain = jobs.submit(new_job(ann.id), PLAN, NOW)
     remix = jobs.submit(new_job(ann.id, JobSource("remix", plain.id, 4.0)), PLAN, NOW)
     upload = jobs.submit(new_job(ann.id, JobSource("edit", None, 2.5), duration=2.5), PLAN, NOW)
-    extension = jobs.submit(new_job(ann.id, JobSource("extend", remix.id, 4.0), duration=8.0), PLAN, NOW)
+    extension = jobs.submit(new_job(ann.id, JobSource("extend", remix.id, 4.0), duration=12.0), PLAN, NOW)
     objects = {r.id: video_object(jobs.get(r.id, ann.id)) for r in (plain, remix, upload, extension)}
     assert objects[plain.id]["source"] is None and objects[plain.id]["remixed_from_video_id"] is None
     assert objects[remix.id]["remixed_from_video_id"] == plain.id
     assert objects[remix.id]["source"] == {"kind": "remix", "video_id": plain.id, "seconds": "4"}
     assert objects[upload.id]["remixed_from_video_id"] is None and objects[upload.id]["source"]["kind"] == "edit"
-    # An extension is the whole video: OpenAI's "seconds" is the stitched total.
+    # An extension is the whole video: OpenAI's "seconds" is the stitched total (the plan's).
     assert objects[extension.id]["seconds"] == "12" and objects[extension.id]["remixed_from_video_id"] is None
     listed, _ = jobs.list(ann.id)
     assert {r.id: r.source for r in listed}[extension.id] == JobSource("extend", remix.id, 4.0)

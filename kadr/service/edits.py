@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from kadr.camera import CAMERA_MOTIONS
 from kadr.errors import InvalidRequestError
 from kadr.provenance.policy import enforce_policy
-from kadr.request import MAX_DURATION_S, MAX_FPS, MAX_SEED, MIN_FPS, STYLES, TIERS, VideoRequest, check_text, load_image
+from kadr.request import MAX_FPS, MAX_SEED, MIN_FPS, STYLES, TIERS, VideoRequest, check_text, load_image
 from kadr.service.jobfiles import JobFiles
 from kadr.service.jobs import JobRecord, JobSource, SourceKind, total_seconds
 from kadr.service.store import CharacterRecord, CharacterStore, UserRecord, new_character_id, new_job_id
@@ -138,8 +138,8 @@ class EditService:
             request = VideoRequest(
                 prompt=prompt or was.get("prompt") or "", negative_prompt=was.get("negative_prompt"),
                 # An extension adds ``seconds`` (the engine refuses more than the 30 s a video may have, as "seconds");
-                # a remix is as long as its source.
-                duration=seconds if seconds is not None else min(source.seconds, MAX_DURATION_S),
+                # a remix is as long as its source (the engine's: at most 30 s of it).
+                duration=seconds,
                 aspect=(source.original.spec.plan or was).get("aspect") if source.original is not None else None,
                 resolution=f"{source.width}x{source.height}", fps=min(max(round(source.fps), MIN_FPS), MAX_FPS),
                 style=body.style or was.get("style"), camera=body.camera or was.get("camera"),

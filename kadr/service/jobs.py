@@ -222,10 +222,11 @@ def video_object(job: JobRecord) -> dict[str, Any]:
 
 
 def total_seconds(job: JobRecord) -> float:
-    """The video's length: an extension is the source and what it adds (OpenAI: "the stitched total duration")."""
+    """The video's length: an extension is the source and what it adds (OpenAI: "the stitched total duration"),
+    a remix as long as its source."""
     requested = float(job.spec.request.get("duration") or 0.0)
-    if job.source is not None and job.source.kind == "extend":
-        if job.spec.plan is not None:
-            return float(job.spec.plan["duration"])  # the plan's: the source's frames (retimed) and the new ones
-        return job.source.seconds + requested
-    return requested
+    if job.source is None:
+        return requested
+    if job.spec.plan is not None:  # the plan's: an extension's source frames (retimed) and new ones; a remix's
+        return float(job.spec.plan["duration"])
+    return job.source.seconds + requested if job.source.kind == "extend" else job.source.seconds

@@ -140,13 +140,13 @@ class CreateVideo(BaseModel):
     aspect: Annotated[Literal[tuple(ASPECTS)] | None, Field(description="Not with size.")] = None  # type: ignore[valid-type]
     loop: bool = False
     # ---- issue 18 (what a model cannot do answers 400 unsupported_feature naming the field) ----
-    shots: Annotated[list[ShotIn] | None, BeforeValidator(_json_list), Field(
-        max_length=MAX_SHOTS, description="Several shots in one video, each with its prompt, duration, camera, style "
-                                          "(in a form: one field holding the JSON list); seconds is their sum.")] = None
+    shots: Annotated[list[ShotIn], BeforeValidator(_json_list), Field(
+        min_length=1, max_length=MAX_SHOTS, description="Several shots in one video, each with its prompt, duration, camera, style "
+                                          "(in a form: one field holding the JSON list); seconds is their sum.")] = []
     transition: Annotated[Literal[TRANSITIONS] | None, Field(  # type: ignore[valid-type]
         description="How shots are joined: cut (default) or crossfade.")] = None
-    characters: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Field(
-        max_length=1, description="Characters (POST /v1/videos/characters) the video shows: one id.")] = None
+    characters: Annotated[list[Annotated[str, Field(max_length=64)]], Field(
+        max_length=1, description="Characters (POST /v1/videos/characters) the video shows: one id.")] = []
 
     @model_validator(mode="after")
     def _size_or_aspect(self) -> "CreateVideo":
@@ -288,7 +288,7 @@ class VideoService:
         negative_prompt = check_text(body.negative_prompt, "negative_prompt", self.limits.max_prompt_chars) or None
         enforce_policy(prompt, who=user.name)  # before anything is stored or charged
         seconds = parse_seconds(body.seconds)
-        shots = tuple(shot.model_dump() for shot in body.shots or ())
+        shots = tuple(shot.model_dump() for shot in body.shots)
         if shots:  # the video is the shots: its length is theirs
             total = sum(shot["duration"] for shot in shots)
             if body.seconds is not None and seconds != total:

@@ -92,8 +92,9 @@ async def create_video_body(request: Request) -> CreateVideoBody:
         return CreateVideoBody(validate(CreateVideo, fields, strict=False), image, last)
     data = parse_json_object(await request.body())
     image = _json_reference(data.pop("input_reference", None))
+    given = "last_image" in data
     last = data.pop("last_image", None)
-    if last is not None and not isinstance(last, str):
+    if given and not isinstance(last, str):  # null too: the document admits a data: URL only
         raise ApiError(400, "last_image: expected a data: URL (data:image/png;base64,…) or, in a form, a file.",
                        param="last_image", code="invalid_value")
     return CreateVideoBody(validate(CreateVideo, data, strict=True), image,
@@ -255,10 +256,9 @@ def request_schemas(models: list[str], max_prompt_chars: int) -> dict[str, dict[
             "properties": {name: {k: v for k, v in prop.items() if k != "title"} for name, prop in shot["properties"].items()}}
     shot["properties"]["prompt"] = text_schema("What the shot shows.", required=True, max_chars=max_prompt_chars)
     properties.update(
-        shots={"anyOf": [{"type": "array", "minItems": 1, "maxItems": MAX_SHOTS, "items": shot}, {"type": "null"}],
+        shots={"type": "array", "minItems": 1, "maxItems": MAX_SHOTS, "items": shot,
                "description": "Several shots in one video (at most 30 s in all); the video's seconds is their sum."},
-        characters={"anyOf": [{"type": "array", "maxItems": 1, "items": {"type": "string", "maxLength": 64}},
-                              {"type": "null"}],
+        characters={"type": "array", "maxItems": 1, "items": {"type": "string", "maxLength": 64},
                     "description": "One character's id (POST /v1/videos/characters): the video shows them."},
         last_image={**image_url, "description": "The last frame (with input_reference the first): a data: URL."})
     as_json = {

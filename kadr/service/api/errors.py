@@ -33,7 +33,7 @@ PARAM_NAMES = {"duration": "seconds", "resolution": "size", "tier": "quality", "
 STATUS_MEANINGS: dict[int, str] = {
     400: "Invalid request: a field, the body or a query parameter (the message and param say which).",
     401: "Missing or wrong API key.",
-    404: "No such video for this key (other users' videos are not found either).",
+    404: "No such video (or character) for this key (other users' are not found either); param names the field.",
     409: "The video has no content yet (it is not completed).",
     413: "The request body is larger than the server accepts.",
     429: "Over the key's request rate (rate_limit_error, with retry-after) or the plan's quota (insufficient_quota).",
@@ -137,12 +137,16 @@ def allowed_methods(request: Request) -> list[str]:
     """
     from fastapi.routing import iter_route_contexts
 
-    methods: set[str] = set()
+    # A path that spells out a route (/v1/videos/extensions) is that route's, not also a {video_id}'s: of the
+    # routes that match, those with the most literal segments say what the path takes.
+    methods: dict[int, set[str]] = {}
     for context in iter_route_contexts(request.app.routes):
         regex = getattr(context.route, "path_regex", None)
         if regex is not None and context.methods and regex.match(request.url.path):
-            methods |= set(context.methods)
-    return sorted(methods)
+            path = getattr(context.route, "path", "")
+            literal = sum(1 for part in path.split("/") if part and not part.startswith("{"))
+            methods.setdefault(literal, set()).update(context.methods)
+    return sorted(methods[max(methods)]) if methods else []
 
 
 def _http(request: Request, exc: Exception) -> JSONResponse:

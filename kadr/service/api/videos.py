@@ -45,7 +45,7 @@ CONTENT_TYPES: dict[str, Any] = {
 }
 
 
-@router.post("/videos", response_model=VideoObject, responses=error_responses(400),
+@router.post("/videos", response_model=VideoObject, responses=error_responses(400, 404),
              openapi_extra=body_of(("application/json", "CreateVideoJSON"), ("multipart/form-data", "CreateVideoForm")))
 async def create_video(body: Annotated[CreateVideoBody, Depends(create_video_body)], user: User,
                        service: Videos, characters: Characters) -> VideoObject:
