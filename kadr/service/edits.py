@@ -2,16 +2,18 @@
 
 Each of remix, edit and extend makes an ordinary job (quota, cost, events, cancel, recovery) whose request
 carries its source video: a copy of the original job's file, or of the uploaded one, in the new job's
-folder (``source.<ext>``), so that deleting the original while the new job waits, or its expiry, changes
+folder (``source_video.<ext>``), so that deleting the original while the new job waits, or its expiry, changes
 nothing. What the model cannot do is refused before anything is stored or charged, naming the field that
-asked for it (UnsupportedFeature, a 400 with code ``unsupported_feature``).
+asked for it (kadr.service.features: a 400 with code ``unsupported_feature``).
 """
 
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,7 +35,10 @@ from kadr.service.videos import (SECONDS_SCHEMA, NotFound, NotReady, UploadedIma
 SOURCE_STEM = "source_video"  # kadr.service.jobfiles' name for the field's file, so it is saved in place
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".gif")
 CHARACTER_ID_PATTERN = r"^char_[0-9a-f]{24}$"
+_CHARACTER_ID_RE = re.compile(CHARACTER_ID_PATTERN)
 MAX_NAME_CHARS = 200
+
+
 @dataclass(frozen=True)
 class UploadedVideo:
     data: bytes
@@ -230,6 +235,9 @@ class CharacterService:
         else:
             record = finished_video(self.videos, user, picture, "video")
             image, source, video_id = _middle_frame(Path(record.video_path or ""), record.id), "video_id", record.id
+        if image.width * image.height > self.videos.limits.max_image_pixels:
+            raise InvalidRequestError("video", f"a frame of {image.width}x{image.height}", "a picture of at most "
+                                      f"{self.videos.limits.max_image_pixels / 1e6:g} megapixels")
         character_id = new_character_id()
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{character_id}.png"
@@ -247,12 +255,10 @@ class CharacterService:
 
     def characters_of(self, user: UserRecord, ids: list[str], param: str) -> list[CharacterRecord]:
         """The user's characters of these ids, in order; NotFound naming ``param`` for any that is not theirs."""
-        import re
-
         found = []
         for character_id in ids:
             record = None
-            if re.fullmatch(CHARACTER_ID_PATTERN, character_id):
+            if _CHARACTER_ID_RE.fullmatch(character_id):
                 record = self.characters.get(character_id, user.id)
             if record is None or not Path(record.image_path).is_file():
                 shown = repr(character_id) if len(character_id) <= 40 else f"of {len(character_id)} characters"
@@ -271,8 +277,6 @@ def _picture_of_upload(video: UploadedVideo, videos: VideoService) -> tuple[Imag
         raise
     except Exception:
         pass  # not a picture: read it as a video
-    import tempfile
-
     with tempfile.NamedTemporaryFile(suffix=Path(video.filename).suffix or ".mp4", dir=videos.videos_dir.parent) as tmp:
         tmp.write(video.data)
         tmp.flush()

@@ -120,9 +120,19 @@ def _quota(_: Request, exc: Exception) -> JSONResponse:
     return error_response(429, str(exc), "insufficient_quota", exc.limit, None, headers)
 
 
-def _not_found(_: Request, exc: Exception) -> JSONResponse:
+def _not_found(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotFound)
+    # GET /v1/videos/edits reached the {video_id} route, but the path is POST /v1/videos/edits's: 405, as for any path.
+    allowed = allowed_methods(request)
+    if allowed and request.method not in allowed:
+        return _method_not_allowed(request, allowed)
     return error_response(404, str(exc), code="not_found", param=exc.param)
+
+
+def _method_not_allowed(request: Request, allowed: list[str]) -> JSONResponse:
+    path = request.url.path if len(request.url.path) <= 80 else request.url.path[:77] + "..."
+    return error_response(405, f"Method {request.method} is not allowed on {path}; allowed: {', '.join(allowed)}.",
+                          code="method_not_allowed", headers={"allow": ", ".join(allowed)})
 
 
 def _not_ready(_: Request, exc: Exception) -> JSONResponse:
@@ -155,9 +165,7 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code in (404, 405):
         allowed = allowed_methods(request)
         if allowed and request.method not in allowed:
-            return error_response(405, f"Method {request.method} is not allowed on {path}; allowed: "
-                                       f"{', '.join(allowed)}.", code="method_not_allowed",
-                                  headers={"allow": ", ".join(allowed)})
+            return _method_not_allowed(request, allowed)
     if exc.status_code == 404:
         return error_response(404, f"Unknown request URL: {request.method} {path}.", code="unknown_url")
     if exc.status_code == 405:
