@@ -32,10 +32,17 @@ DEFAULT_DURATION_S = 5.0
 DEFAULT_ASPECT = "16:9"
 MIN_DURATION_S = 1.0
 MAX_DURATION_S = 30.0
+DURATION_ALLOWED = f"a number of seconds from {MIN_DURATION_S:g} to {MAX_DURATION_S:g}"
 MAX_PROMPT_CHARS = 2000
 MIN_FPS, MAX_FPS = 1, 60
 MAX_SEED = 2**32 - 1
-MAX_SIDE = 4096
+MIN_SIDE, MAX_SIDE = 16, 4096  # each side of a WIDTHxHEIGHT size, in pixels
+
+# The same limits as JSON-schema patterns, for the API (its validation and its OpenAPI document); they are
+# written out by hand, so tests/test_jobspec.py checks they admit exactly the numbers above.
+WHOLE_SECONDS_PATTERN = r"^([1-9]|[12][0-9]|30)$"  # a whole number of seconds, MIN_DURATION_S to MAX_DURATION_S
+_SIDE_PATTERN = r"(1[6-9]|[2-9][0-9]|[1-9][0-9]{2}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-6])"  # MIN_SIDE to MAX_SIDE
+SIZE_PATTERN = rf"^{_SIDE_PATTERN}x{_SIDE_PATTERN}$"  # "WIDTHxHEIGHT" exactly (VideoRequest.resolution is laxer)
 
 # Text fields (prompts) hold no control characters but newline, carriage return and tab, and no lone
 # surrogates (they cannot be written as UTF-8). Refused rather than removed: a NUL or an escape sequence in a
@@ -60,8 +67,7 @@ class Shot:
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
         set_("prompt", check_text(self.prompt, "shots.prompt", MAX_PROMPT_CHARS, required=True))
-        set_("duration", _check_number(self.duration, "shots.duration", MIN_DURATION_S, MAX_DURATION_S,
-                                       "a number of seconds from 1 to 30"))
+        set_("duration", _check_number(self.duration, "shots.duration", MIN_DURATION_S, MAX_DURATION_S, DURATION_ALLOWED))
         set_("camera", validate_motion(self.camera, "shots.camera"))
         if self.style is not None:
             set_("style", _check_choice(str(self.style).strip().lower(), "shots.style", STYLES))
@@ -128,7 +134,7 @@ class VideoRequest:
 
         set_("negative_prompt", _check_prompt(self.negative_prompt, "negative_prompt", required=False) or None)
         if self.duration is not None:
-            set_("duration", _check_number(self.duration, "duration", MIN_DURATION_S, MAX_DURATION_S, "a number of seconds from 1 to 30"))
+            set_("duration", _check_number(self.duration, "duration", MIN_DURATION_S, MAX_DURATION_S, DURATION_ALLOWED))
         if self.aspect is not None:
             set_("aspect", _check_choice(str(self.aspect).strip(), "aspect", tuple(ASPECTS)))
         set_("resolution", _check_resolution(self.resolution))
@@ -271,8 +277,8 @@ def _check_resolution(value: Any) -> str | None:
     match = _SIZE_RE.match(text)
     if match:
         w, h = int(match.group(1)), int(match.group(2))
-        if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
-            raise InvalidRequestError("resolution", value, f"WIDTHxHEIGHT with each side from 16 to {MAX_SIDE}")
+        if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+            raise InvalidRequestError("resolution", value, f"WIDTHxHEIGHT with each side from {MIN_SIDE} to {MAX_SIDE}")
         return f"{w}x{h}"
     if not re.fullmatch(r"[a-z0-9_\-]+", text):
         raise InvalidRequestError("resolution", value, "a preset name such as 480p, or WIDTHxHEIGHT such as 832x480")
@@ -288,14 +294,19 @@ def parse_size(resolution: str) -> tuple[int, int] | None:
 __all__ = [
     "ASPECTS",
     "CAMERA_MOTIONS",
+    "DEFAULT_ASPECT",
     "FORMATS",
+    "MAX_DURATION_S",
+    "MIN_DURATION_S",
     "MODES",
     "Shot",
     "TRANSITIONS",
+    "SIZE_PATTERN",
     "STYLES",
     "TIERS",
     "TEXT_PATTERN",
     "VideoRequest",
+    "WHOLE_SECONDS_PATTERN",
     "check_text",
     "load_image",
     "parse_size",

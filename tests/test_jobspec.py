@@ -257,3 +257,64 @@ def test_the_served_video_is_what_the_stored_spec_planned(live_server, user_fact
     frames = read_frames(path)  # (F, H, W, 3)
     assert frames.shape == (plan.num_frames, plan.height, plan.width, 3)
     assert done["size"] == f"{plan.width}x{plan.height}" and done["camera"] == plan.camera == "zoom_in"
+
+
+# ---- validation in one place ---------------------------------------------------------------------------
+
+
+def test_the_allowed_values_are_declared_once_in_kadr_request() -> None:
+    import re
+
+    import kadr.prompt.plan as prompt_plan
+    import kadr.request as request
+    from kadr.service import plans, videos
+    from kadr.service.videos import CreateVideo
+
+    assert prompt_plan.STYLES is request.STYLES and prompt_plan.ASPECTS is request.ASPECTS
+    assert (prompt_plan.MIN_DURATION_S, prompt_plan.MAX_DURATION_S) == (request.MIN_DURATION_S, request.MAX_DURATION_S)
+    assert plans.TIERS is request.TIERS and videos.SIZE_PATTERN is request.SIZE_PATTERN
+    schema = CreateVideo.model_json_schema()["properties"]
+    enums = {name: next(a["enum"] for a in schema[name]["anyOf"] if "enum" in a) for name in ("style", "quality", "aspect")}
+    assert enums == {"style": list(request.STYLES), "quality": list(request.TIERS), "aspect": list(request.ASPECTS)}
+    # The hand-written patterns admit exactly the declared ranges.
+    seconds, size = re.compile(request.WHOLE_SECONDS_PATTERN), re.compile(request.SIZE_PATTERN)
+    assert [n for n in range(100) if seconds.fullmatch(str(n))] == list(
+        range(int(request.MIN_DURATION_S), int(request.MAX_DURATION_S) + 1))
+    assert [n for n in range(5000) if size.fullmatch(f"{n}x{n}")] == list(range(request.MIN_SIDE, request.MAX_SIDE + 1))
+    assert not seconds.fullmatch("04") and not size.fullmatch("064x64")
+    assert videos.parse_seconds(request.MAX_DURATION_S) == request.MAX_DURATION_S
+    with pytest.raises(Exception, match=f"from {request.MIN_DURATION_S:g} to {request.MAX_DURATION_S:g}"):
+        videos.parse_seconds(request.MAX_DURATION_S + 1)
+
+
+# ---- one owner for a job's files -------------------------------------------------------------------
+
+
+def test_housekeeping_removes_an_expired_videos_outputs_through_jobfiles(tmp_path: Path) -> None:
+    from kadr.service.app import Housekeeping
+    from kadr.service.jobs import NewJob
+    from kadr.service.plans import Plan, TierLimits
+    from kadr.service.store import Database, JobStore, Succeeded, UserStore
+
+    db = Database(f"sqlite:///{tmp_path / 'kadr.db'}")
+    db.create_schema()
+    try:
+        now = time.time()
+        user = UserStore(db).add("ann", "test", now).user
+        jobs = JobStore(db)
+        request = small_request(image=picture((5, 6, 7)))
+        files = JobFiles.of(tmp_path / "videos", "video_000000000000000000000002")
+        spec = JobSpec.of(request, Engine().plan(request), files.save_inputs(request))
+        plan = Plan(name="test", tiers={"fast": TierLimits(cost=1), "high": TierLimits(cost=1)})
+        jobs.submit(NewJob(files.folder.name, user.id, spec, str(files.input_image), 1), plan, now)
+        jobs.claim_next(now, lambda _plan: 1)
+        for path in files.outputs:
+            path.write_bytes(b"made")
+        (files.folder / ".video.mp4.part").write_bytes(b"half")
+        jobs.finish(files.folder.name, 1, Succeeded(str(files.video), str(files.poster), str(files.sprites), {}, now + 1), now)
+        assert Housekeeping(jobs, tmp_path / "videos", clock=lambda: now + 2).run_once() == 1
+        assert sorted(p.name for p in files.folder.iterdir()) == ["input.png"]  # the outputs went, the input stays
+    finally:
+        db.close()
+    with pytest.raises(ValueError, match="a bare name"):
+        files.path("../other/video.mp4")

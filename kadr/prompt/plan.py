@@ -12,11 +12,9 @@ from kadr.prompt.advice import Elements, advise
 from kadr.prompt.camera_text import find_camera, split_clauses
 from kadr.prompt.morph import Token, detect_language, message_language, tokenize
 from kadr.prompt.scene import read_scene
+from kadr.request import ASPECTS, MAX_DURATION_S, MIN_DURATION_S, STYLES  # the allowed values, declared once
 
-STYLES: tuple[str, ...] = ("realistic", "cinematic", "animation", "artistic")
-ASPECTS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4")
 UNDIRECTED: tuple[str, ...] = ("lateral", "any_motion")
-MIN_DURATION_S, MAX_DURATION_S = 1.0, 30.0
 
 
 @dataclass
@@ -76,7 +74,7 @@ def plan_prompt(text: str, *, camera: str | None = None, style: str | None = Non
         raise InvalidRequestError("prompt", text, "a text")
     camera = _check_camera(camera)
     style = _check_choice(style, "style", STYLES)
-    aspect = _check_choice(aspect, "aspect", ASPECTS)
+    aspect = _check_choice(aspect, "aspect", tuple(ASPECTS))
     if duration is not None:
         if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
             raise InvalidRequestError("duration", duration, "a positive number of seconds")
@@ -112,7 +110,8 @@ def plan_prompt(text: str, *, camera: str | None = None, style: str | None = Non
                                                           first=found.labels[0]))
     if plan.duration_hint is not None and not MIN_DURATION_S <= plan.duration_hint <= MAX_DURATION_S:
         clamped = min(MAX_DURATION_S, max(MIN_DURATION_S, plan.duration_hint))
-        warnings.append(_MSG[lang]["duration_range"].format(value=_num(plan.duration_hint), clamped=_num(clamped)))
+        warnings.append(_MSG[lang]["duration_range"].format(value=_num(plan.duration_hint), clamped=_num(clamped),
+                                                            low=_num(MIN_DURATION_S), high=_num(MAX_DURATION_S)))
         plan.duration_hint = clamped
 
     # Explicit parameters win; a disagreement is shown to the person.
@@ -270,7 +269,7 @@ _MSG: dict[str, dict[str, str]] = {
         "style": "Стиль: в тексте {text}, а в параметрах style={param}; используется {param}.",
         "aspect": "Формат: в тексте «{phrase}» ({text}), а в параметрах aspect={param}; используется {param}.",
         "duration": "Длительность: в тексте «{phrase}» ({text} с), а в параметрах duration={param}; используется {param} с.",
-        "duration_range": "Длительность {value} с из текста вне диапазона 1–30 с; взято {clamped} с.",
+        "duration_range": "Длительность {value} с из текста вне диапазона {low}–{high} с; взято {clamped} с.",
         "many_cameras": "В тексте несколько движений камеры ({labels}); в одном видео будет первое: {first}.",
     },
     "en": {
@@ -278,7 +277,7 @@ _MSG: dict[str, dict[str, str]] = {
         "style": "Style: the text says {text} but the request sets style={param}; using {param}.",
         "aspect": "Aspect: the text says “{phrase}” ({text}) but the request sets aspect={param}; using {param}.",
         "duration": "Duration: the text says “{phrase}” ({text} s) but the request sets duration={param}; using {param} s.",
-        "duration_range": "The duration in the text, {value} s, is outside 1–30 s; using {clamped} s.",
+        "duration_range": "The duration in the text, {value} s, is outside {low}–{high} s; using {clamped} s.",
         "many_cameras": "The text asks for several camera moves ({labels}); one video gets the first: {first}.",
     },
 }

@@ -20,6 +20,7 @@ from kadr.service.api import account, bodies, characters, edit_bodies, errors, e
 from kadr.service.api.middleware import ServiceMiddleware
 from kadr.service.events import EventBus
 from kadr.service.health import HealthMonitor
+from kadr.service.jobfiles import JobFiles
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import load_plans
 from kadr.service.ratelimit import RateLimiter
@@ -42,8 +43,10 @@ DELIVERY_KEEP_S = 30 * 86400
 class Housekeeping:
     """Once a minute: delete the files of expired videos and forget old webhook deliveries."""
 
-    def __init__(self, jobs: JobStore, interval_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, jobs: JobStore, videos_dir: Path, interval_s: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.jobs = jobs
+        self.videos_dir = videos_dir
         self.interval_s = interval_s
         self.clock = clock
         self._stop = threading.Event()
@@ -60,9 +63,7 @@ class Housekeeping:
         now = self.clock()
         expired = self.jobs.expire(now)
         for record in expired:
-            for path in (record.video_path, record.poster_path, record.sprites_path):
-                if path:
-                    Path(path).unlink(missing_ok=True)
+            JobFiles.of(self.videos_dir, record.id).remove_outputs()
         self.jobs.purge_deliveries(now - DELIVERY_KEEP_S)
         return len(expired)
 
@@ -125,7 +126,7 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
                          devices=parse_devices(settings.devices, cuda_device_count()) if settings.devices else (),
                          output_dir=str(settings.videos_dir)),
             on_job_ended=sender.wake, clock=clock)
-        housekeeping = Housekeeping(jobs, clock=clock)
+        housekeeping = Housekeeping(jobs, settings.videos_dir, clock=clock)
         state = app.state
         state.settings = settings
         state.started = int(clock())

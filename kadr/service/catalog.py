@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from kadr.camera import CAMERA_MOTIONS
-from kadr.request import ASPECTS, STYLES, check_text
+from kadr.request import ASPECTS, STYLES, TIERS, check_text
 from kadr.service.videos import SECONDS_SCHEMA, parse_seconds, text_schema
 
 
@@ -29,7 +29,7 @@ def list_models(created: int) -> list[dict[str, Any]]:
     from kadr.pipelines import registry
 
     serving: dict[str, list[str]] = {}
-    for tier in ("fast", "high"):
+    for tier in TIERS:
         serving.setdefault(registry.model_for_tier(tier, "text-to-video").name, []).append(tier)
     models = []
     for spec in registry.all_specs():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import signal
 import socket
 import sys
@@ -20,6 +19,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
+from kadr.service.jobfiles import JobFiles
 from kadr.service.plans import load_plans
 from kadr.service.settings import ServiceSettings, UnsafeSettingsError, check_safety, cuda_device_count, parse_devices
 
@@ -284,7 +284,7 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
     finally:
         db.close()
     for job_id in job_ids:
-        shutil.rmtree(settings.videos_dir / job_id, ignore_errors=True)
+        JobFiles.of(settings.videos_dir, job_id).remove()
     print(f"removed {args.name} and {len(job_ids)} video(s)")
     return 0
 

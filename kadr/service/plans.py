@@ -34,8 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kadr.errors import KadrError
-
-TIERS: tuple[str, ...] = ("fast", "high")
+from kadr.request import TIERS  # noqa: F401 (the quality tiers, declared once; re-exported for the store)
 
 DEFAULT_PLANS_TOML = """\
 default = "pro"

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 import tempfile
 import threading
@@ -146,11 +145,10 @@ class GenerationActor:
 
         with self.lock:
             cancel = self.cancels.setdefault(job.job_id, threading.Event())
-        local_dir = self.scratch / job.job_id
-        shutil.rmtree(local_dir, ignore_errors=True)
-        local_dir.mkdir(parents=True)
-        JobFiles(local_dir).write_inputs(inputs)
-        local = replace(job, job_dir=str(local_dir))
+        scratch = JobFiles.of(self.scratch, job.job_id)  # this node's copy of the job's folder
+        scratch.remove()
+        scratch.write_inputs(inputs)
+        local = replace(job, job_dir=str(scratch.folder))
         try:
             message = run_job(self.engine, local, self._emit, cancel)
             files: dict[str, bytes] = {}
@@ -162,7 +160,7 @@ class GenerationActor:
         finally:
             with self.lock:
                 self.cancels.pop(job.job_id, None)
-            shutil.rmtree(local_dir, ignore_errors=True)
+            scratch.remove()
 
     def cancel(self, job_id: str) -> bool:
         with self.lock:

@@ -22,7 +22,6 @@ grace period ends, then stops their workers and hands the jobs back to the queue
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.generation import FromWorker, JobDone, JobError, JobProgress, RunJob
+from kadr.service.jobfiles import JobFiles
 from kadr.service.jobs import CANCELED, STORE_UNWRITABLE, WORKER_CRASHED, WORKER_LOST, JobRecord, video_object
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import PlanBook
@@ -46,10 +46,6 @@ log = logging.getLogger("kadr.service.scheduler")
 
 # What a store that cannot take a write raises: SQLAlchemy's errors (disk full, database gone) and OS errors.
 STORE_ERRORS = (SQLAlchemyError, OSError)
-
-
-def job_dir(videos_dir: Path, job_id: str) -> Path:
-    return videos_dir / job_id
 
 
 @dataclass
@@ -222,7 +218,7 @@ class Scheduler:
                         if record is None:
                             break
                         run = RunJob(record.id, record.attempt, record.spec,
-                                     str(job_dir(self.config.videos_dir, record.id)))
+                                     str(JobFiles.of(self.config.videos_dir, record.id).folder))
                         if not self.pool.submit(run):
                             self.jobs.release(record.id, record.attempt)
                             break
@@ -434,10 +430,8 @@ class Scheduler:
 
     def _remove_job_dir(self, job_id: str) -> None:
         """Remove a finished-without-video job's folder; on failure (read-only), retry at maintenance."""
-        folder = job_dir(self.config.videos_dir, job_id)
-        problems: list[str] = []
-        shutil.rmtree(folder, onerror=lambda _f, path, exc: problems.append(f"{path}: {exc[1]}"))
-        if problems and folder.exists():
+        problems = JobFiles.of(self.config.videos_dir, job_id).remove()
+        if problems:
             if job_id not in self._dirty:
                 log.warning("could not remove the files of %s (will retry): %s", job_id, problems[0])
             self._dirty.add(job_id)

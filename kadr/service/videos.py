@@ -14,7 +14,6 @@ import json
 import math
 import re
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from kadr.camera import CAMERA_MOTIONS
 from kadr.errors import InvalidRequestError, KadrError
 from kadr.provenance.policy import enforce_policy
-from kadr.request import (ASPECTS, MAX_DURATION_S, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SHOTS, MAX_SIDE, MIN_FPS, STYLES, TEXT_PATTERN,
-                          TIERS, TRANSITIONS, VideoRequest, check_text, load_image)
+from kadr.request import (ASPECTS, DEFAULT_ASPECT, MAX_DURATION_S, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SHOTS,
+                          MAX_SIDE, MIN_DURATION_S, MIN_FPS, MIN_SIDE, SIZE_PATTERN, STYLES, TEXT_PATTERN, TIERS,
+                          TRANSITIONS, WHOLE_SECONDS_PATTERN, VideoRequest, check_text, load_image)
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.jobfiles import JobFiles
 from kadr.service.features import require_features
@@ -36,7 +36,6 @@ from kadr.service.jobs import JobRecord, JobSource, NewJob, video_object
 from kadr.service.jobspec import JobSpec
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import PlanBook
-from kadr.service.scheduler import job_dir
 from kadr.service.store import JobStore, QuotaExceeded, UserRecord, new_job_id
 
 DEFAULT_SECONDS = 4.0  # OpenAI's default
@@ -44,9 +43,7 @@ OPENAI_TIER_ALIASES: tuple[tuple[str, str], ...] = (("sora-2-pro", "high"), ("so
 Variant = Literal["video", "thumbnail", "spritesheet"]
 
 # What the API admits, each stated once: the routes' validation and their OpenAPI schemas both read these.
-SECONDS_PATTERN = r"^([1-9]|[12][0-9]|30)$"  # a whole number of seconds, 1 to 30, as a string
-_SIDE = r"(1[6-9]|[2-9][0-9]|[1-9][0-9]{2}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-6])"  # 16 to 4096 (MAX_SIDE)
-SIZE_PATTERN = rf"^{_SIDE}x{_SIDE}$"
+SECONDS_PATTERN = WHOLE_SECONDS_PATTERN  # OpenAI's seconds as a string (kadr.request declares the range)
 # new_job_id()'s ids: "video_" and 24 hex digits. Anything else is no video, refused before the store.
 VIDEO_ID_PATTERN = r"^video_[0-9a-f]{24}$"
 VIDEO_ID_MAX = 30
@@ -56,9 +53,10 @@ _SIZE_RE = re.compile(SIZE_PATTERN)
 _VIDEO_ID_RE = re.compile(VIDEO_ID_PATTERN)
 
 SECONDS_SCHEMA: dict[str, Any] = {
-    "anyOf": [{"type": "integer", "minimum": 1, "maximum": 30}, {"type": "string", "pattern": SECONDS_PATTERN},
-              {"type": "null"}],
-    "description": 'Whole seconds from 1 to 30, as a number or a string ("4", "8", "12"); default 4.',
+    "anyOf": [{"type": "integer", "minimum": int(MIN_DURATION_S), "maximum": int(MAX_DURATION_S)},
+              {"type": "string", "pattern": SECONDS_PATTERN}, {"type": "null"}],
+    "description": f'Whole seconds from {MIN_DURATION_S:g} to {MAX_DURATION_S:g}, as a number or a string '
+                   '("4", "8", "12"); default 4.',
 }
 
 
@@ -128,7 +126,7 @@ class CreateVideo(BaseModel):
     seconds: Annotated[Any, WithJsonSchema(SECONDS_SCHEMA)] = None
     size: Annotated[str | None, AfterValidator(lambda size: _check_size(size)), WithJsonSchema(
         {"anyOf": [{"type": "string", "pattern": SIZE_PATTERN}, {"type": "null"}],
-         "description": "WIDTHxHEIGHT, each side 16 to 4096; mapped to the model's nearest aspect and resolution. "
+         "description": f"WIDTHxHEIGHT, each side {MIN_SIDE} to {MAX_SIDE}; mapped to the model's nearest aspect and resolution. "
                         "Not with aspect."})] = None
     quality: Literal[TIERS] | None = None  # type: ignore[valid-type]
     style: Literal[STYLES] | None = None  # type: ignore[valid-type]
@@ -157,7 +155,7 @@ class CreateVideo(BaseModel):
 
 def _check_size(size: str | None) -> str | None:
     if size is not None and not _SIZE_RE.fullmatch(size):
-        raise InvalidRequestError("size", size, f'WIDTHxHEIGHT with each side from 16 to {MAX_SIDE}, such as '
+        raise InvalidRequestError("size", size, f'WIDTHxHEIGHT with each side from {MIN_SIDE} to {MAX_SIDE}, such as '
                                                 '"1280x720", "720x1280" or "256x144"')
     return size
 
@@ -193,11 +191,11 @@ class Content:
 
 def parse_seconds(value: Any) -> float:
     """OpenAI's ``seconds``: a whole number from 1 to 30, or its string ("4"); None means the default (4)."""
-    allowed = 'a whole number of seconds from 1 to 30, such as 4 or "4", "8", "12"'
+    allowed = f'a whole number of seconds from {MIN_DURATION_S:g} to {MAX_DURATION_S:g}, such as 4 or "4", "8", "12"'
     if value is None:
         return DEFAULT_SECONDS
     value = _integral(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 30:
+    if isinstance(value, int) and not isinstance(value, bool) and MIN_DURATION_S <= value <= MAX_DURATION_S:
         return float(value)
     if isinstance(value, str) and _SECONDS_RE.fullmatch(value):
         return float(value)
@@ -241,7 +239,7 @@ def map_size(size: str | None, aspect: str | None, spec: Any, tier: str) -> tupl
     "256x144", "64x64" …) is kept at its pixel count, at the exact aspect.
     """
     if size is None:
-        return aspect or "16:9", None
+        return aspect or DEFAULT_ASPECT, None
     match = _SIZE_RE.fullmatch(_check_size(size) or "")
     assert match is not None  # _check_size refused anything else
     w, h = int(match.group(1)), int(match.group(2))
@@ -382,7 +380,7 @@ class VideoService:
         if record is None:
             raise NotFound(f"No video found with id '{video_id}'.")
         self.stop_worker(video_id)
-        shutil.rmtree(job_dir(self.videos_dir, video_id), ignore_errors=True)
+        JobFiles.of(self.videos_dir, video_id).remove()
         self.bus.publish(VideoEvent(user.id, video_id, deleted_object(video_id), True))
         return record
 

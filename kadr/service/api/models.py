@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from kadr.service.jobs import JobStatus, OpenAIStatus
+
 
 class ErrorObject(BaseModel):
     message: str
@@ -46,7 +48,7 @@ class VideoObject(BaseModel):
     id: str
     object: Literal["video"] = "video"
     model: str
-    status: Literal["queued", "in_progress", "completed", "failed"]
+    status: OpenAIStatus
     progress: int
     created_at: int
     completed_at: int | None
@@ -56,7 +58,7 @@ class VideoObject(BaseModel):
     size: str
     error: VideoError | None
     remixed_from_video_id: str | None = None
-    kadr_status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    kadr_status: JobStatus
     eta_seconds: float | None
     stage: str | None
     quality: str
