@@ -1,4 +1,4 @@
-"""The command line: ``kadr generate``, ``kadr models``, ``kadr prompt``, ``kadr check``, ``kadr serve``, ``kadr users``.
+"""The command line: ``kadr generate``, ``kadr extend``, ``kadr remix``, ``kadr models``, ``kadr prompt``, ``kadr check``, ``kadr serve``, ``kadr users``.
 
 Bad input exits non-zero with one line naming the problem; progress goes to stderr; results to stdout.
 """
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", nargs="?", default="",
                      help='what the video shows, e.g. "Закат над морем, волны, панорама слева направо" (none with --shots)')
     gen.add_argument("-i", "--image", help="first frame for image-to-video (PNG, JPEG, WebP)")
+    gen.add_argument("--last-image", help="last frame: the clip ends on this picture (needs --image, the first)")
     gen.add_argument("-o", "--output", help="output file (default: ./kadr-outputs/...)")
     gen.add_argument("--duration", type=float, help="seconds, 1 to 30 (default: the prompt's hint, else 5)")
     gen.add_argument("--aspect", help="one of " + ", ".join(ASPECTS) + " (default: the prompt's hint, e.g. 'для сторис', else 16:9)")
@@ -70,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_cmd_generate)
+
+    extend = sub.add_parser("extend", help="continue a video by some seconds (the result is the whole, longer video)")
+    extend.add_argument("video", help="the video to continue (kadr's or any other)")
+    extend.add_argument("prompt", nargs="?", default="", help="what happens next (default: the video's own prompt)")
+    extend.add_argument("--seconds", type=float, required=True, help="seconds to add; the whole video stays within 30 s")
+    _add_edit_options(extend)
+    extend.set_defaults(func=_cmd_extend)
+
+    remix = sub.add_parser("remix", help="remake a video with a changed prompt, keeping its layout and motion")
+    remix.add_argument("video", help="the video to remake")
+    remix.add_argument("prompt", help='what it should show now, e.g. "the same street at night"')
+    remix.add_argument("--strength", type=float, help="how much changes: 0.05 (almost nothing) to 1 (all new); default 0.6")
+    _add_edit_options(remix)
+    remix.set_defaults(func=_cmd_remix)
 
     models = sub.add_parser("models", help="list models; `kadr models pull NAME` downloads one")
     models.add_argument("--json", action="store_true")
@@ -104,7 +119,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_edit_options(cmd: argparse.ArgumentParser) -> None:
+    """The options `kadr extend` and `kadr remix` share with `kadr generate`."""
+    cmd.add_argument("-o", "--output", help="output file (default: ./kadr-outputs/...)")
+    cmd.add_argument("--camera", help="one of " + ", ".join(CAMERA_MOTIONS) + " (default: the video's own move)")
+    cmd.add_argument("--style", help="one of " + ", ".join(STYLES))
+    cmd.add_argument("--quality", default="fast", help="fast or high (default fast)")
+    cmd.add_argument("--model", help="a model from `kadr models` that can do this (default: the quality tier's)")
+    cmd.add_argument("--resolution", help="a model preset (e.g. 480p) or WIDTHxHEIGHT (default: the video's aspect)")
+    cmd.add_argument("--seed", type=int, help="same seed, same video")
+    cmd.add_argument("--negative", help="what to avoid")
+    cmd.add_argument("--format", default=None, help="one of " + ", ".join(FORMATS) + " (default: from --output, else mp4)")
+    cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: the best available)")
+    cmd.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _source_path(value: str) -> str:
+    if not Path(value).is_file():
+        from kadr.errors import InvalidRequestError
+
+        raise InvalidRequestError("video", value, "an existing video file")
+    return value
+
+
+def _cmd_extend(args: argparse.Namespace) -> int:
+    return _run(args, dict(prompt=args.prompt, source_video=_source_path(args.video), mode="extend", duration=args.seconds))
+
+
+def _cmd_remix(args: argparse.Namespace) -> int:
+    return _run(args, dict(prompt=args.prompt, source_video=_source_path(args.video), mode="remix", strength=args.strength))
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
+    return _run(args, dict(
+        prompt=args.prompt, image=args.image, last_image=args.last_image, duration=args.duration, aspect=args.aspect,
+        fps=args.fps, loop=args.loop, cache=args.cache, shots=_shots_option(args), transition=args.transition,
+    ))
+
+
+def _run(args: argparse.Namespace, fields: dict[str, Any]) -> int:
+    """Build the request from ``fields`` and the shared options, make the video, print the summary."""
     from kadr.engine import Engine
     from kadr.pipelines.acceleration import LoraRef, check_attention_choice
     from kadr.pipelines.hub import resolve_lora
@@ -113,19 +168,18 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mp4") or "mp4"
     from kadr.provenance.policy import enforce_policy
 
-    shots = _shots_option(args)
-    for text in [args.prompt] + [shot.prompt for shot in shots]:
+    shots = fields.get("shots", ())
+    for text in [fields.get("prompt", "")] + [shot.prompt for shot in shots]:
         enforce_policy(text, who="cli")  # a refused prompt exits 2 with the policy's message
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         request = VideoRequest(
-            prompt=args.prompt, negative_prompt=args.negative, image=args.image, duration=args.duration,
-            aspect=args.aspect, resolution=args.resolution, fps=args.fps, style=args.style, camera=args.camera,
-            tier=args.quality, model=args.model, seed=args.seed, loop=args.loop, format=fmt, cache=args.cache,
-            shots=shots, transition=args.transition,
+            negative_prompt=args.negative, resolution=args.resolution, style=args.style, camera=args.camera,
+            tier=args.quality, model=args.model, seed=args.seed, format=fmt, **fields,
         )
-        loras = [resolve_lora(LoraRef.parse(text)) for text in args.lora]
-        engine = Engine(device=args.device, attention=check_attention_choice(args.attention), compile=args.compile)
+        loras = [resolve_lora(LoraRef.parse(text)) for text in getattr(args, "lora", [])]
+        engine = Engine(device=args.device, attention=check_attention_choice(getattr(args, "attention", None)),
+                        compile=getattr(args, "compile", False))
         bar = _ProgressBar(enabled=not args.quiet)
         try:
             result = engine.generate(request, args.output, on_progress=bar.update, loras=loras)

@@ -221,7 +221,9 @@ class Engine:
         style = request.style or prompt_plan.get("style")
         notes.extend(prompt_plan.get("warnings", []))
 
-        width, height = _fit_size(request, aspect, spec, notes)
+        width, height = _source_size(source, spec, request.tier) if source is not None and not request.resolution else (0, 0)
+        if not width:
+            width, height = _fit_size(request, aspect, spec, notes)
         fps = request.fps or (round(source.fps) if source is not None else None) or spec.native_fps
         low, high = spec.fps_range
         if not low <= fps <= high:
@@ -254,6 +256,15 @@ class Engine:
             num_frames = max(1, round(duration * fps))
             loop_overlap = min(round(LOOP_OVERLAP_S * fps), num_frames // 3) if request.loop else 0
             chunks = _chunk_frames(spec, num_frames + loop_overlap)
+            if request.last_image is not None:
+                if request.loop:
+                    raise InvalidRequestError("loop", True, "no loop when the clip must end on last_image")
+                # The passes' last frame shows the last picture: keep every frame they make (a few more at most).
+                covered = chunks[0] + sum(n - 1 for n in chunks[1:])
+                if covered != num_frames:
+                    notes.append(f"{num_frames / fps:g} s made {covered / fps:g} s long ({covered} frames, as "
+                                 f"{spec.name} makes them) so that the clip ends on the last picture")
+                    num_frames, duration = covered, covered / fps
         if len(chunks) > 1 and IMAGE_TO_VIDEO not in spec.tasks:
             raise InvalidRequestError(
                 "duration", duration,
@@ -567,6 +578,16 @@ def _continuation_chunks(spec: ModelSpec, added: int) -> list[int]:
             raise ValueError(f"{spec.name}: frame rule {rule} cannot continue a clip")
         chunks.append(n)
     return chunks
+
+
+def _source_size(source: SourceInfo, spec: ModelSpec, tier: str) -> tuple[int, int]:
+    """The source's own size when the model makes it as it is (a multiple of its size step, no larger than
+    the model's size for the tier), so an extension or remix goes on at the size it has; else (0, 0)."""
+    default = spec.resolution(source.aspect, tier) or spec.resolution(source.aspect, "high")
+    fits = source.width % spec.size_multiple == 0 and source.height % spec.size_multiple == 0
+    if default is None or not fits or source.width * source.height > default[0] * default[1]:
+        return 0, 0
+    return source.width, source.height
 
 
 def _fit_size(request: VideoRequest, aspect: str, spec: ModelSpec, notes: list[str]) -> tuple[int, int]:

@@ -142,18 +142,21 @@ def keyframe_times(num_frames: int, fps: float, key_fps: float) -> np.ndarray:
 
 @torch.no_grad()
 def expand_time(keyframes: torch.Tensor, key_poses: np.ndarray, frame_poses: np.ndarray, fps: float,
-                key_fps: float) -> torch.Tensor:
-    """Decoded keyframes (K, 3, H, W) at times k / key_fps -> frames (F, 3, H, W) at i / fps.
+                key_fps: float, key_times: np.ndarray | None = None) -> torch.Tensor:
+    """Decoded keyframes (K, 3, H, W) at times k / key_fps (or ``key_times``, increasing, in seconds) ->
+    frames (F, 3, H, W) at i / fps.
 
     Each frame blends the two neighbouring keyframes warped along the camera path to its pose,
     weighted by temporal distance and by visibility in each keyframe.
     """
     k = keyframes.shape[0]
     num_frames = frame_poses.shape[0]
-    t = np.arange(num_frames, dtype=np.float64) / float(fps) * key_fps  # (F,) in keyframe units
-    left = np.clip(np.floor(t).astype(np.int64), 0, max(k - 2, 0))  # (F,)
+    times = np.arange(k, dtype=np.float64) / key_fps if key_times is None else np.asarray(key_times, np.float64)
+    frame_times = np.arange(num_frames, dtype=np.float64) / float(fps)  # (F,)
+    left = np.clip(np.searchsorted(times, frame_times + 1e-9, side="right") - 1, 0, max(k - 2, 0))  # (F,)
     right = np.minimum(left + 1, k - 1)  # (F,)
-    alpha = np.clip(t - left, 0.0, 1.0) if k > 1 else np.zeros_like(t)  # (F,)
+    span = np.maximum(times[right] - times[left], 1e-9)
+    alpha = np.clip((frame_times - times[left]) / span, 0.0, 1.0) if k > 1 else np.zeros(num_frames)  # (F,)
     dst = torch.from_numpy(np.asarray(frame_poses, np.float32))  # (F, 3)
     kp = torch.from_numpy(np.asarray(key_poses, np.float32))  # (K, 3)
     idx_l = torch.from_numpy(left)
