@@ -110,9 +110,11 @@ def _real_image(_: Any, case: Any) -> Any:
     if isinstance(body.get("shots"), str):  # a form's shots: one field of JSON
         body["shots"] = json.dumps([{"prompt": "a beach at dawn", "duration": 2}, {"prompt": "a forest", "duration": 3}])
     elif isinstance(body.get("shots"), list) and body["shots"]:
+        share = int(3000 / len(body["shots"])) / 100  # 30 s in all (a shot left without one is 5 s)
         for shot in body["shots"]:
-            if isinstance(shot, dict) and isinstance(shot.get("duration"), (int, float)):
-                shot["duration"] = min(shot["duration"], int(3000 / len(body["shots"])) / 100)  # 30 s in all
+            if isinstance(shot, dict):
+                duration = shot.get("duration", 5)
+                shot["duration"] = min(duration, share) if isinstance(duration, (int, float)) else duration
     return case
 
 

@@ -121,17 +121,30 @@ def test_extend_makes_the_whole_longer_video(client: openai.OpenAI, finished) ->
     if "extend" not in TINY.features:
         unsupported(extend, "model")
         return
+    source = decode(client.videos.download_content(finished.id).content)
+    used = client.get("/usage", cast_to=object)["credits_used"]
     video = extend()
     assert video.seconds == "5" and video.model_extra["source"] == {"kind": "extend", "video_id": finished.id,
                                                                     "seconds": "1"}
     assert video.remixed_from_video_id is None  # OpenAI's field names remixes only
+    assert client.get("/usage", cast_to=object)["credits_used"] == used + video.model_extra["cost"]  # an ordinary job
+    client.videos.delete(finished.id)  # the extension carries its own copy of the source
     done = client.videos.poll(video.id, poll_interval_ms=100)
     assert done.status == "completed", done.error
     longer = decode(client.videos.download_content(video.id).content)
-    source = decode(client.videos.download_content(finished.id).content)
     assert longer.shape == (40, 64, 64, 3)  # 1 s + 4 s at 8 fps: the durations add up exactly
     # The extension starts with the source itself (re-encoded once: H.264 keeps it within a few levels).
     assert np.abs(longer[:8].astype(float) - source.astype(float)).mean() < 6
+
+
+def test_a_remix_is_canceled_and_refunded_like_any_job(client: openai.OpenAI, finished) -> None:
+    used = client.get("/usage", cast_to=object)["credits_used"]
+    queued = client.videos.create(prompt="a long slow river", seconds="8", size="64x64", extra_body={"fps": 8})
+    remix = client.videos.remix(finished.id, prompt="the same beach in the rain")  # waits behind the river
+    canceled = client.post(f"/videos/{remix.id}/cancel", cast_to=object)
+    assert canceled["kadr_status"] == "canceled" and canceled["remixed_from_video_id"] == finished.id
+    client.videos.delete(queued.id)
+    assert client.get("/usage", cast_to=object)["credits_used"] == used  # both refunded
 
 
 def test_what_cannot_be_gone_on_from_is_refused_with_the_field_named(client: openai.OpenAI, live_server, user_factory,

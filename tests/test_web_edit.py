@@ -108,6 +108,13 @@ def test_shots_editor_adds_reorders_removes_and_makes_the_video(studio_server, s
         assert video["seconds"] == "3"
         frames = _frames(api, video_id)
         assert frames.shape[0] == 3 * video["fps"]  # the shots' lengths add up, to the frame
+        # "Again with these settings" puts the shots back in the editor.
+        page.get_by_label("Remove shot 2").click()
+        page.get_by_label("Remove shot 1").click()
+        page.click(f'#gallery-grid .card[data-id="{video_id}"] .act-again')
+        page.wait_for_function("document.querySelectorAll('#shots-list .shot').length === 2")
+        assert _shot_prompts(page) == ["a city at night", "a forest at dusk"]
+        assert page.locator("#shots-list .shot-camera").nth(1).input_value() == "pan_left"
 
         # Image to video takes no shots: the editor says why and offers none.
         page.click('label:has(input[name="mode"][value="image"])')

@@ -713,6 +713,7 @@ function fillForm(v) {
   setRadio("camera", CAMERAS.includes(cam) ? cam : "auto");
   $("#seed").value = v.seed ?? "";
   $("#negative").value = v.negative_prompt || "";
+  edit.fill(v);
   if (v.seed != null || v.negative_prompt) $("#more").open = true;
   updateCount();
   updateMode();

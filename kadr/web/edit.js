@@ -251,6 +251,13 @@ export function installEdit(ctx) {
     loadModels,
     renderShots,
     shotsFields,
+    /** "Again with these settings": the video's shots back in the editor (none for a one-shot video). */
+    fill(v) {
+      list.textContent = "";
+      for (const shot of v.shots || []) addShot({ prompt: shot.prompt, duration: Math.round(shot.duration), camera: shot.camera });
+      $("#shots-crossfade").checked = v.transition === "crossfade";
+      renderShots();
+    },
     playerOpened(v) { $("#extend-form").hidden = true; $("#extend-error").textContent = ""; renderExtend(v); },
     applyLang() { renderShots(); if (state.playerId) renderExtend(state.videos.get(state.playerId)); },
   };
