@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
+from web_fixtures import save_screenshot
 from web_fixtures import studio_browser, studio_server  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.slow
@@ -91,6 +92,8 @@ def test_shots_editor_adds_reorders_removes_and_makes_the_video(studio_server, s
         page.get_by_label("Remove shot 2").click()
         assert _shot_prompts(page) == ["a city at night", "a forest at dusk"]
         assert page.locator("#shots-total").inner_text() == "3 s in all"
+        page.locator("#shots").scroll_into_view_if_needed()
+        save_screenshot(page, "12-shots")
         # An empty shot is refused on the page, naming it.
         page.click("#shot-add")
         page.click("#submit")
@@ -166,6 +169,7 @@ def test_extend_a_finished_video_from_the_player(studio_server, studio_browser):
         page.fill("#extend-seconds", "2")
         page.fill("#extend-prompt", "the waves grow bigger")
         assert page.locator("#extend-submit").inner_text() == "Extend by 2 s"
+        save_screenshot(page, "13-extend")
         page.click("#extend-submit")
         page.wait_for_function("!document.querySelector('#player').open")  # the dialog closes when it is queued
         longer = _wait(lambda: next((v for v in api.get("/v1/videos").json()["data"]
