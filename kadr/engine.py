@@ -10,14 +10,13 @@ It knows nothing about whether it runs under the CLI, a service worker thread or
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import secrets
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -138,13 +137,11 @@ class GenerationPlan:
     @classmethod
     def from_dict(cls, data: dict[str, Any], spec: ModelSpec | None = None) -> "GenerationPlan":
         """The plan :meth:`to_dict` wrote; ``spec`` (else the registry's model of that name) is the model it runs."""
-        names = {f.name for f in fields(cls)} - {"spec"}
-        unknown = sorted(set(data) - names - {"model"})
-        missing = sorted(f.name for f in fields(cls) if f.name != "spec" and f.name not in data
-                         and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-        if unknown or missing or not isinstance(data.get("model"), str):
-            raise ValueError(f"a generation plan needs model and {', '.join(sorted(names))}; "
-                             f"got unknown fields {unknown}, missing {missing or ([] if 'model' in data else ['model'])}")
+        stored = {f.name for f in fields(cls) if f.name != "spec"} | {"model"}  # the model by name, for spec
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING} - {"spec"}
+        unknown, missing = sorted(set(data) - stored), sorted((required | {"model"}) - set(data))
+        if unknown or missing:
+            raise ValueError(f"not a generation plan: unknown fields {unknown}, missing fields {missing}")
         if spec is None:
             spec = registry.get_spec(data["model"])
         elif spec.name != data["model"]:

@@ -2,10 +2,12 @@
 
 - every VideoRequest field travels (a field added later is caught here until it does);
 - a spec of another version, or a value that cannot travel, is refused naming it;
-- a worker runs the API's plan as given: planning fails in it and the job still succeeds, and a real
-  worker process makes the frames, size and seed of a plan that re-planning would not give;
+- a worker runs the API's plan as given: planning fails in it and the job still succeeds, a real
+  worker process makes the frames, size and seed of a plan that re-planning would not give, and so
+  does a Ray actor's code from the input files it is sent as bytes;
 - a job row written before JobSpec (the JobParams dict) is read as legacy and still runs;
-- through a real `kadr serve`, the stored spec's plan is what the video has.
+- through a real `kadr serve`, the stored spec's plan is what the video has;
+- the allowed values are declared once (kadr.request); housekeeping deletes through JobFiles.
 """
 
 from __future__ import annotations
@@ -192,6 +194,33 @@ def test_a_worker_process_makes_what_the_api_planned(tmp_path: Path) -> None:
         pool.stop()
     assert isinstance(ended[0], JobDone), ended[0]
     check_video(ended[0], plan)
+
+
+class _Queue(list):
+    def put_nowait(self, item: Any) -> None:
+        self.append(item)
+
+
+def test_a_ray_actor_runs_the_given_plan_from_shipped_files_and_never_plans(tmp_path: Path) -> None:
+    """The actor's own code, called in this process (tests/test_service_ray.py runs it on a real cluster):
+    the inputs arrive as bytes, the plan is run as given, the outputs come back into the job's folder."""
+    from kadr.service.ray_pool import GenerationActor, RayConfig, RayPool
+    from kadr.service.workers import WorkerConfig
+
+    request = small_request(image=picture((20, 160, 90)))
+    plan = given_plan(request)
+    api_side = JobFiles(tmp_path / "api" / "video_c")
+    job = RunJob("video_c", 1, JobSpec.of(request, plan, api_side.save_inputs(request)), str(api_side.folder))
+    config = WorkerConfig(threads=1, nice=0, device="cpu", output_dir=str(tmp_path), preload=False)
+    actor = GenerationActor(config, _Queue())
+    actor.engine = NoPlanningEngine(device="cpu")
+    result = actor.run(job, api_side.read_inputs(job.spec.files))
+    pool = RayPool(RayConfig("auto"), config, on_message=lambda m: None, on_lost_job=lambda j: None, on_ready=lambda: None)
+    done = pool._store_files(job, result)  # what the API side does with the bytes the actor sent
+    assert isinstance(done, JobDone), done
+    check_video(done, plan)
+    assert Path(done.video_path) == api_side.video and not list(actor.scratch.iterdir())  # the scratch copy went
+    actor.scratch.rmdir()
 
 
 # ---- rows written before JobSpec ---------------------------------------------------------------------
