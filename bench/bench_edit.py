@@ -13,7 +13,8 @@ Sections:
               work per added second
   remix       a day beach remixed to night at strengths 0.5 / 0.6 / 0.7: luma before and after, edge-map
               similarity (kadr.edit.layout) against the source, against another scene and against the
-              same prompt with another seed; photographs' image-to-video clips remixed the same way
+              same prompt with another seed; photographs' image-to-video clips remixed the same way; the seam
+              of a remix made in two passes
   first_last  two photograph pairs, static and panning: first and last frame PSNR on the decoded MP4,
               the largest frame-to-frame change over the mean one, guided (the default) against the
               last frame pinned alone; image-to-video's first-frame PSNR beside it; time against i2v
@@ -112,6 +113,13 @@ def bench_remix(engine: Engine, folder: Path, size: str, fps: int) -> dict[str, 
         photos[name], _, _ = _timed(engine, VideoRequest(prompt="солнечный день", duration=2, seed=1, resolution=size, fps=fps,
                                                          image=Image.fromarray(getattr(skimage.data, name)())),
                                     folder / f"photo_{name}.mp4")
+    # A remix longer than one pass (6 s at 24 fps: 121 + 24 frames): the seam where the second pass continues.
+    long_path = folder / "day6.mp4"
+    _timed(engine, VideoRequest(prompt="Солнечный день, пляж, волны", duration=6, seed=1, camera="pan_right",
+                                resolution=size, fps=24), long_path)
+    two, _, meta = _timed(engine, VideoRequest(prompt="Ночной пляж, волны, луна", source_video=long_path, mode="remix",
+                                               seed=2), folder / "night6.mp4")
+    out["two_pass_seam"] = {"passes": meta["chunks"], **measure_seam(two, 121, 24).as_dict()}
     out["photographs"] = {}
     for name in ("astronaut", "coffee"):
         night, _, _ = _timed(engine, VideoRequest(prompt="ночь, темно, луна", source_video=folder / f"photo_{name}.mp4",

@@ -33,12 +33,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A sub-command's parser; ``intermixed`` ones take positionals after options too
+    (``kadr extend VIDEO --seconds 5 "prompt"``), which plain argparse refuses for an optional positional."""
+
+    def __init__(self, *args: Any, intermixed: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.intermixed = intermixed
+        self._parsing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        if not self.intermixed or self._parsing:
+            return super().parse_known_args(args, namespace)
+        self._parsing = True  # parse_known_intermixed_args calls back into parse_known_args
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kadr", description="Self-hostable video generation: text or image to video.")
     from kadr import __version__
 
     parser.add_argument("--version", action="version", version=f"kadr {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_CommandParser)
 
     gen = sub.add_parser("generate", help="make a video from a prompt (and optionally an image)")
     gen.add_argument("prompt", nargs="?", default="",
@@ -72,14 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_cmd_generate)
 
-    extend = sub.add_parser("extend", help="continue a video by some seconds (the result is the whole, longer video)")
+    extend = sub.add_parser("extend", help="continue a video by some seconds (the result is the whole, longer video)",
+                            intermixed=True)
     extend.add_argument("video", help="the video to continue (kadr's or any other)")
     extend.add_argument("prompt", nargs="?", default="", help="what happens next (default: the video's own prompt)")
     extend.add_argument("--seconds", type=float, required=True, help="seconds to add; the whole video stays within 30 s")
     _add_edit_options(extend)
     extend.set_defaults(func=_cmd_extend)
 
-    remix = sub.add_parser("remix", help="remake a video with a changed prompt, keeping its layout and motion")
+    remix = sub.add_parser("remix", help="remake a video with a changed prompt, keeping its layout and motion",
+                           intermixed=True)
     remix.add_argument("video", help="the video to remake")
     remix.add_argument("prompt", help='what it should show now, e.g. "the same street at night"')
     remix.add_argument("--strength", type=float, help="how much changes: 0.05 (almost nothing) to 1 (all new); default 0.6")

@@ -186,6 +186,8 @@ class VideoRequest:
             set_("source_video", path)
             if self.shots:
                 raise InvalidRequestError("shots", f"{len(self.shots)} shots", f"no shots when the request is to {self.mode} a video")
+            if self.image is not None:  # an extension goes on from the video's last frame, a remix from its frames
+                raise InvalidRequestError("image", "a picture", f"no image when the request is to {self.mode} a video")
         if self.strength is not None:
             if self.mode != "remix":
                 raise InvalidRequestError("strength", self.strength, "no strength unless remixing a video")

@@ -28,6 +28,20 @@ def test_bad_input_exits_with_one_line(tmp_path, args: list[str], fragment: str)
     assert len(lines) == 1 and fragment in lines[0], proc.stderr
 
 
+@pytest.mark.parametrize("argv", [
+    ["extend", "v.mp4", "--seconds", "5", "машины уезжают", "-o", "x.mp4"],  # the prompt after the options
+    ["extend", "v.mp4", "машины уезжают", "--seconds", "5", "-o", "x.mp4"],
+])
+def test_the_prompt_may_come_before_or_after_the_options(argv: list[str]) -> None:
+    from kadr.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert (args.video, args.prompt, args.seconds, args.output) == ("v.mp4", "машины уезжают", 5.0, "x.mp4")
+    assert build_parser().parse_args(["extend", "v.mp4", "--seconds", "2"]).prompt == ""
+    remix = build_parser().parse_args(["remix", "v.mp4", "--strength", "0.4", "ночь"])
+    assert (remix.prompt, remix.strength) == ("ночь", 0.4)
+
+
 def test_first_last_then_extend_then_remix(tmp_path) -> None:
     first, last = tmp_path / "first.png", tmp_path / "last.png"
     Image.fromarray(skimage.data.chelsea()).save(first)
@@ -37,20 +51,21 @@ def test_first_last_then_extend_then_remix(tmp_path) -> None:
                     "--resolution", "128x72", "--seed", "1", "-o", str(clip), "--json", "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     made = json.loads(proc.stdout)
-    assert (made["frames"], made["width"], made["height"]) == (24, 128, 72)
+    assert (made["frames"], made["width"], made["height"]) == (25, 128, 72)  # 1 s and the frame showing the last picture
 
     longer = tmp_path / "longer.mp4"
-    proc = run_kadr("extend", str(clip), "--seconds", "1", "-o", str(longer), "--seed", "2", "--json", "--quiet", cwd=tmp_path)
+    proc = run_kadr("extend", str(clip), "--seconds", "1", "кофе остывает", "-o", str(longer), "--seed", "2", "--json",
+                    "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
-    assert summary["frames"] == 48 and probe(longer).frames == 48  # 1 s + 1 s, exactly
+    assert summary["frames"] == 49 and probe(longer).frames == 49  # 25 frames + 1 s, exactly
     assert (summary["width"], summary["height"]) == (128, 72)  # the source's size, not the tier's default
-    assert np.abs(read_frames(longer)[:24].astype(int) - read_frames(clip).astype(int)).mean() < 4
+    assert np.abs(read_frames(longer)[:25].astype(int) - read_frames(clip).astype(int)).mean() < 4
 
     night = tmp_path / "night.mp4"
     proc = run_kadr("remix", str(longer), "ночь", "--strength", "0.5", "-o", str(night), "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == str(night)
-    assert probe(night).frames == 48
+    assert probe(night).frames == 49
     proc = run_kadr("remix", str(longer), "ночь", "--strength", "2", cwd=tmp_path)
     assert proc.returncode == 2 and "strength: got 2; allowed: a number from 0.05" in proc.stderr

@@ -18,7 +18,7 @@ from PIL import Image
 from engine_doubles import SPEC, ScrollerBackend
 from kadr.edit.source import fit_frame, read_source_info
 from kadr.engine import Engine, _continuation_chunks
-from kadr.errors import InvalidRequestError
+from kadr.errors import GenerationCancelled, InvalidRequestError
 from kadr.request import VideoRequest
 from kadr.video.probe import probe, read_frames
 
@@ -109,6 +109,43 @@ def test_extend_accepts_a_video_kadr_did_not_make(engine, tmp_path) -> None:
     assert np.abs(written[10] - fit_frame(frames[10], 64, 48).astype(int)).mean() < 6
 
 
+def test_extend_at_another_rate_retimes_the_source_and_a_cancel_leaves_no_file(engine, tmp_path) -> None:
+    clip = tmp_path / "phone.mp4"
+    frames = foreign_video(clip, frames=30, fps=15, size=(64, 48))  # 2 s
+    backend = EditingBackend(spec=dataclasses.replace(EDIT_SPEC, resolutions={"4:3": {"fast": (64, 48)}}))
+    out = tmp_path / "at8.mp4"
+    meta = engine.generate(VideoRequest(source_video=clip, mode="extend", duration=1, fps=8), out, backend=backend).metadata
+    assert (meta["fps"], meta["source"]["frames_kept"], meta["frames"]) == (8, 16, 24)  # 2 s at 8 fps + 1 s
+    written = read_frames(out).astype(int)
+    assert np.abs(written[8] - frames[15].astype(int)).mean() < 6  # 1 s in: the source's frame at 1 s
+    steps = []
+
+    def cancel() -> bool:
+        return len(steps) >= 2
+
+    with pytest.raises(GenerationCancelled):
+        engine.generate(VideoRequest(source_video=clip, mode="extend", duration=3, fps=8), tmp_path / "gone.mp4",
+                        backend=backend, cancel=cancel, on_progress=lambda p: steps.append(p) if p.stage == "generate" else None)
+    assert not list(tmp_path.glob("gone*")) and not list(tmp_path.glob(".gone*"))
+
+
+def test_a_foreign_sources_camera_move_is_measured(tmp_path) -> None:
+    import skimage.data
+
+    photo = skimage.data.astronaut()[100:400:3]  # (100, 512, 3)
+    clip = tmp_path / "pan.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 128, 100, "yuv420p"
+        for i in range(45):  # the view slides right over the picture: 2 px a frame
+            frame = np.ascontiguousarray(photo[:, 2 * i: 2 * i + 128])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert read_source_info(clip).camera == "pan_right"
+
+
 def test_extend_without_a_video_stream_or_beyond_30_s_is_refused(engine, tmp_path) -> None:
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all" * 100)
@@ -124,6 +161,14 @@ def test_extend_without_a_video_stream_or_beyond_30_s_is_refused(engine, tmp_pat
         engine.generate(VideoRequest(source_video=clip, mode="remix", prompt="ночь", loop=True), tmp_path / "x.mp4",
                         backend=EditingBackend())
     assert not list(tmp_path.glob("x*"))
+
+
+def test_a_picture_with_a_video_to_extend_or_remix_is_refused(tmp_path) -> None:
+    clip = tmp_path / "c.mp4"
+    foreign_video(clip)
+    for mode in ("extend", "remix"):
+        with pytest.raises(InvalidRequestError, match=f"image: got 'a picture'; allowed: no image when the request is to {mode}"):
+            VideoRequest(prompt="x", source_video=clip, mode=mode, image=Image.new("RGB", (32, 32)))
 
 
 def test_extend_is_refused_by_a_model_that_cannot(engine, tmp_path) -> None:

@@ -58,3 +58,19 @@ def test_the_layout_stays(clips) -> None:
     unrelated = edge_similarity(frames["day"], frames["city"])
     assert kept >= LAYOUT_KEPT, kept
     assert unrelated < LAYOUT_KEPT, unrelated  # the threshold separates
+
+
+def test_a_remix_made_in_two_passes_has_no_seam(tmp_path) -> None:
+    # 6 s at 24 fps is two passes of kadr-tiny (121 + 24 frames); the second continues from the first's
+    # last remade frame. Before its first frame was held to it, this seam measured z = 12.
+    from kadr.edit.seam import measure_seam
+
+    engine = default_engine()
+    source, remix = tmp_path / "day.mp4", tmp_path / "night.mp4"
+    engine.generate(VideoRequest(prompt="Солнечный день, пляж, волны", duration=6, seed=1, camera="pan_right",
+                                 resolution="160x96", fps=24), source)
+    meta = engine.generate(VideoRequest(prompt="Ночной пляж, волны, луна", source_video=source, mode="remix", seed=2),
+                           remix).metadata
+    assert (meta["chunks"], meta["frames"]) == (2, 144)
+    report = measure_seam(read_frames(remix), 121, 24)
+    assert report.frame_difference.z <= 3.0 and report.colour_jump.z <= 3.0, report.as_dict()

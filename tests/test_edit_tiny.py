@@ -40,6 +40,13 @@ def test_remix_keeps_more_of_the_source_the_lower_the_strength(pipe) -> None:  #
     assert call(pipe, video=source, strength=1.0).frames.shape == source.shape
 
 
+def test_a_remix_continuing_from_a_frame_starts_on_it(pipe) -> None:  # noqa: F811
+    source = np.repeat(np.asarray(_picture(3))[None], 9, axis=0)  # (9, 36, 64, 3)
+    previous = _picture(4)
+    out = call(pipe, video=source, strength=0.6, image=previous).frames
+    assert psnr(out[0], _prepared(pipe, previous, 36, 64)) >= 40.0
+
+
 def test_bad_edit_arguments_are_refused(pipe) -> None:  # noqa: F811
     source = np.zeros((9, 36, 64, 3), np.uint8)
     with pytest.raises(ValueError, match=r"video must be uint8 \(9, 36, 64, 3\)"):

@@ -7,8 +7,11 @@ words and move unless told otherwise; another file's camera is measured from its
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -51,7 +54,6 @@ def read_source_info(path: str | Path) -> SourceInfo:
     Raises InvalidRequestError naming ``source_video`` when the file holds no decodable video.
     """
     from kadr.video.checks import estimate_camera
-    from kadr.video.probe import VideoInfo
 
     path = Path(path)
     try:
@@ -60,28 +62,37 @@ def read_source_info(path: str | Path) -> SourceInfo:
                 raise InvalidRequestError("source_video", path.name, "a file with a video stream")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0)
-            tags = {k.lower(): v for k, v in container.metadata.items()}
+            tags = _kadr_tags({k.lower(): v for k, v in container.metadata.items()})
+            camera = tags.get("camera") if tags.get("camera") in CAMERA_MOTIONS else None
             width, height = stream.codec_context.width, stream.codec_context.height
-            tail: list[np.ndarray] = []
-            keep = max(2, round(CAMERA_SAMPLE_S * fps)) if fps > 0 else 48
+            # Without kadr's camera tag, the move is measured on the last CAMERA_SAMPLE_S, shrunk as decoded.
+            tail: deque[np.ndarray] = deque(maxlen=max(2, round(CAMERA_SAMPLE_S * fps)) if fps > 0 else 48)
             count = 0
             for frame in container.decode(stream):
                 count += 1
-                small = frame.reformat(width=_MEASURE_WIDTH, height=max(2, round(frame.height * _MEASURE_WIDTH / frame.width)))
-                tail.append(small.to_ndarray(format="rgb24"))
-                if len(tail) > keep:
-                    tail.pop(0)
+                if camera is None:
+                    if frame.width > _MEASURE_WIDTH:
+                        frame = frame.reformat(width=_MEASURE_WIDTH,
+                                               height=max(2, round(frame.height * _MEASURE_WIDTH / frame.width)))
+                    tail.append(frame.to_ndarray(format="rgb24"))
     except av.error.FFmpegError as exc:
         raise InvalidRequestError("source_video", f"{path.name} ({exc})", "a video file PyAV/FFmpeg can decode") from None
     if count == 0 or fps <= 0 or width < 16 or height < 16:
         raise InvalidRequestError("source_video", f"{path.name} ({count} frames, {width}x{height}, {fps:g} fps)",
                                   "a video with frames of at least 16x16 and a frame rate")
-    kadr = VideoInfo(str(path), "", "", "", width, height, fps, count, count / fps, tags).kadr
-    camera = kadr.get("camera") if kadr.get("camera") in CAMERA_MOTIONS else None
     if camera is None and len(tail) >= 2:
         camera = estimate_camera(np.stack(tail), fps).label
     return SourceInfo(path=str(path), width=width, height=height, fps=fps, frames=count,
-                      prompt=str(kadr.get("prompt") or ""), camera=camera)
+                      prompt=str(tags.get("prompt") or ""), camera=camera)
+
+
+def _kadr_tags(tags: dict[str, str]) -> dict[str, Any]:
+    """The JSON kadr writes into the ``comment`` tag (prompt, model, seed, camera ...), or {}."""
+    try:
+        found = json.loads(tags.get("comment", "{}"))
+    except json.JSONDecodeError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:

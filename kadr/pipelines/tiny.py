@@ -9,9 +9,10 @@ Components (built by :func:`load`, handed to :class:`KadrTinyPipeline`):
   - sampler: rectified-flow Euler with a shifted time grid (kadr.models.flow).
 
 Going on from existing material (the engine passes these only when a request uses them):
-  - ``last_image`` (first and last frame): the last keyframe's latent is pinned to the picture's
-    encoding, noised to each step's level, while the frames between start from a blend of the first
-    and last pictures moved along the camera path; the pictures' fine detail cross-fades over the clip;
+  - ``last_image`` (first and last frame): the last keyframe's latent is held to the picture's
+    encoding, noised to each step's level, and the frames between start from, and are guided towards, a
+    fade from the first picture to the last moved along the camera path (:class:`_Guide`); the
+    pictures' fine detail cross-fades over the clip;
   - ``video`` + ``strength`` (remix, SDEdit): the source's keyframes are encoded, noised to
     ``strength`` and denoised with the new prompt, so layout and motion stay; the source's fine detail
     (its frames over their reconstruction) is added back in proportion to ``1 - strength``.
@@ -408,6 +409,17 @@ class KadrTinyPipeline:
         #    image's carried along the camera path (cross-faded into the last picture's, moved back from the end).
         if source is not None:
             frames += (1.0 - float(strength)) * self._detail(video, source, key_poses, frame_poses, fps, height, width)
+            if image is not None:
+                # A remix's continuation pass starts exactly on the frame it continues: the first frame's
+                # difference from it is carried along the camera path, fading out over one keyframe interval.
+                target = self._prepare_image(image, height, width).cpu()  # (1, 3, H, W)
+                ramp = max(1, round(fps / key_fps))
+                stop = min(num_frames, ramp)
+                dst = torch.from_numpy(frame_poses[:stop])
+                moved, _ = warp_view((target - frames[:1]).expand(stop, -1, -1, -1), torch.zeros_like(dst), dst,
+                                     padding_mode="zeros")
+                fade = (1.0 - torch.arange(stop, dtype=torch.float32) / ramp)[:, None, None, None]  # (stop, 1, 1, 1)
+                frames[:stop] += fade * moved
         elif residual is not None or residual_last is not None:
             last_pose = torch.from_numpy(frame_poses[-1:])
             for s in range(0, num_frames, 32):
