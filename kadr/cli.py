@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="make a video from a prompt (and optionally an image)")
     gen.add_argument("prompt", nargs="?", default="",
-                     help='what the video shows, e.g. "Закат над морем, волны, панорама слева направо" (none with --shots)')
+                     help='what the video shows, e.g. "Закат над морем, волны, панорама слева направо" '
+                          '(with --shots: what every shot shares, e.g. a character)')
     gen.add_argument("-i", "--image", help="first frame for image-to-video (PNG, JPEG, WebP)")
     gen.add_argument("--last-image", help="last frame: the clip ends on this picture (needs --image, the first)")
     gen.add_argument("-o", "--output", help="output file (default: ./kadr-outputs/...)")

@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from kadr.camera import CAMERA_MOTIONS, CameraPath
+from kadr.edit.reference import check_reference
 from kadr.edit.source import SourceInfo, read_source_frames, read_source_info
 from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
@@ -197,6 +198,7 @@ class Engine:
             able = [s.name for s in registry.all_specs() if task in s.tasks]
             raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))
         check_features(request, spec)
+        check_reference(request, spec)  # a reference the model would have to drop (kadr.edit.reference)
 
         source = read_source_info(request.source_video) if request.source_video is not None else None
         if source is not None and request.loop:

@@ -395,3 +395,183 @@ def test_engine_cancel_mid_denoising_leaves_no_file(kadr_home, tmp_path) -> None
     assert [r.step for r in reports if r.stage == "generate"] == [0, 1]  # stopped after the first of two steps
     assert not out.exists() and not out.with_suffix(".png").exists()
     assert [p.name for p in tmp_path.iterdir() if "cancelled" in p.name] == []  # no temporary file either
+
+
+# ---- going on from existing material (issue 18): first-last frame, remix, reference, shots --------
+
+
+def source_video(frames: int, size: int, seed: int = 0) -> np.ndarray:
+    """A smooth moving test clip: uint8 (F, H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    base = np.asarray(Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((2 * size, size),
+                                                                                             Image.BICUBIC))
+    return np.stack([np.roll(base, shift, axis=1)[:, :size] for shift in range(frames)])
+
+
+def wan_flf2v_pipeline() -> Any:
+    """Wan2.1-FLF2V's layout: Wan 2.1 I2V whose image embedder reads two pictures' CLIP tokens (pos_embed)."""
+    from diffusers import WanImageToVideoPipeline
+
+    encoder, processor = tiny.tiny_clip_vision(hidden_size=4, with_projection=False)
+    tokens = (224 // 32) ** 2 + 1  # CLIP patches + class token of one picture
+    return tiny._ready(WanImageToVideoPipeline(
+        tokenizer=tiny.tiny_tokenizer(), text_encoder=tiny.tiny_umt5(), vae=tiny.wan21_vae(),
+        scheduler=tiny._wan_scheduler(), image_encoder=encoder, image_processor=processor,
+        transformer=tiny._wan_transformer(36, 16, image_dim=4, pos_embed_seq_len=2 * tokens),
+    ))
+
+
+def wan22_i2v_a14b_pipeline() -> Any:
+    """Wan2.2-I2V-A14B's layout: two experts split at boundary_ratio, no CLIP image encoder."""
+    from diffusers import WanImageToVideoPipeline
+
+    return tiny._ready(WanImageToVideoPipeline(
+        tokenizer=tiny.tiny_tokenizer(), text_encoder=tiny.tiny_umt5(), vae=tiny.wan21_vae(),
+        scheduler=tiny._wan_scheduler(), transformer=tiny._wan_transformer(36, 16),
+        transformer_2=tiny._wan_transformer(36, 16), boundary_ratio=0.9,
+    ))
+
+
+FEATURE_FAMILIES = {
+    **FAMILIES,
+    "wan-flf2v": Family("wan2.1-flf2v-14b-720p", WanBackend, wan_flf2v_pipeline, 16, 5),
+    "wan2.2-i2v-a14b": Family("wan2.2-i2v-a14b", WanBackend, wan22_i2v_a14b_pipeline, 16, 5),
+}
+
+
+@pytest.mark.parametrize("spec", DIFFUSERS_SPECS, ids=[spec.name for spec in DIFFUSERS_SPECS])
+def test_features_name_pipelines_this_diffusers_has(spec: DiffusersSpec) -> None:
+    import diffusers
+
+    from kadr.edit.reference import reference_mode
+    from kadr.pipelines.base import FEATURES
+
+    assert set(spec.features) <= set(FEATURES)
+    for feature, name in spec.feature_pipelines.items():
+        assert feature in spec.features and issubclass(getattr(diffusers, name), diffusers.DiffusionPipeline)
+    assert ("remix" in spec.features) == ("remix" in spec.feature_pipelines)
+    assert ("extend" in spec.features) == (IMAGE_TO_VIDEO in spec.tasks and spec.name != "wan2.1-flf2v-14b-720p")
+    assert ("shots" in spec.features) <= (TEXT_TO_VIDEO in spec.tasks)  # shots are made from their prompts
+    assert (reference_mode(spec) == "first-frame") == ("reference" in spec.features)
+    if "reference" in spec.features:  # first-frame: a clip without an image starts on the reference
+        assert set(spec.tasks) == {TEXT_TO_VIDEO, IMAGE_TO_VIDEO}
+
+
+REMIX = [("wan2.1-t2v", "WanVideoToVideoPipeline"), ("ltx", "LTXConditionPipeline"),
+         ("cogvideox-t2v", "CogVideoXVideoToVideoPipeline")]
+
+
+@pytest.mark.parametrize(("key", "pipeline"), REMIX, ids=[key for key, _ in REMIX])
+def test_remix_runs_the_video_to_video_pipeline_over_the_same_modules(key: str, pipeline: str, monkeypatch) -> None:
+    family = FAMILIES[key]
+    backend = family.backend(family.spec, family.pipelines())
+    remix = backend.pipelines["remix"]
+    assert type(remix).__name__ == pipeline
+    assert remix.transformer is backend.pipelines[TEXT_TO_VIDEO].transformer  # no second copy of the weights
+    # What the VAE encodes: the tiny random VAE maps any clip to nearly the same latents, so the
+    # source's use is checked where it enters the pipeline rather than in the (near-identical) output.
+    encoded: list[torch.Tensor] = []
+    encode = remix.vae.encode
+    monkeypatch.setattr(remix.vae, "encode", lambda x, *a, **k: (encoded.append(x.detach().clone()), encode(x, *a, **k))[1])
+    source = source_video(family.frames, family.size)
+    totals: list[int] = []
+    out = run(backend, family, TEXT_TO_VIDEO, steps=4, callback=lambda i, total: totals.append(total),
+              video=source, strength=0.5)
+    assert out.shape == (family.frames, family.size, family.size, 3) and backend._active == "remix"
+    assert totals == [2, 2]  # strength 0.5 of 4 steps: the source re-noised half way, two steps back
+    assert len(encoded) == 1
+    expected = torch.from_numpy(source).float().permute(3, 0, 1, 2)[None] / 127.5 - 1.0  # (1, C, F, H, W) in [-1, 1]
+    assert torch.allclose(encoded[0].float(), expected, atol=1e-5)  # the source, frame for frame
+    assert np.array_equal(out, run(backend, family, TEXT_TO_VIDEO, steps=4, video=source, strength=0.5))  # seeded
+    totals.clear()
+    run(backend, family, TEXT_TO_VIDEO, steps=4, callback=lambda i, total: totals.append(total), video=source,
+        strength=0.05)
+    assert totals == [1]  # a strength under one step's worth still runs one step with the new prompt
+    with pytest.raises(ValueError, match=f"video: 3 source frames for a pass of {family.frames}"):
+        run(backend, family, TEXT_TO_VIDEO, video=source[:3], strength=0.5)
+
+
+FIRST_LAST = [("wan-flf2v", "last_image"), ("wan2.2-i2v-a14b", "last_image"), ("ltx", "conditions")]
+
+
+@pytest.mark.parametrize(("key", "argument"), FIRST_LAST, ids=[key for key, _ in FIRST_LAST])
+def test_first_and_last_frame_reach_the_pipeline(key: str, argument: str, monkeypatch) -> None:
+    family = FEATURE_FAMILIES[key]
+    backend = family.backend(family.spec, pipelines_per_task(family.spec, family.build()))
+    pipe = backend.pipelines[IMAGE_TO_VIDEO]
+    encoded: list[torch.Tensor] = []  # what the VAE encodes: the conditioning pictures (see the remix test)
+    encode = pipe.vae.encode
+    monkeypatch.setattr(pipe.vae, "encode", lambda x, *a, **k: (encoded.append(x.detach().clone()), encode(x, *a, **k))[1])
+    first, last = picture(family.size, seed=1), picture(family.size, seed=2)
+    out = run(backend, family, IMAGE_TO_VIDEO, image=first, last_image=last)
+    assert out.shape == (family.frames, family.size, family.size, 3)
+
+    def as_input(image: Image.Image) -> torch.Tensor:
+        return torch.from_numpy(np.array(image)).float().permute(2, 0, 1) / 127.5 - 1.0  # (C, H, W) in [-1, 1]
+
+    # The first picture conditions the first frame, the last picture the last frame.
+    starts = [x[0, :, 0] for x in encoded]
+    ends = [x[0, :, -1] for x in encoded]
+    assert any(torch.allclose(frame, as_input(first), atol=1e-5) for frame in starts)
+    assert any(torch.allclose(frame, as_input(last), atol=1e-5) for frame in ends)
+    kwargs = backend.pipeline_arguments(pipe, Call(PROMPT, "", first, family.size, family.size, family.frames,
+                                                   family.spec.native_fps, 2, 3.0, last_image=last))
+    assert argument in kwargs
+    if key == "ltx":  # keyframe conditions: the first picture at frame 0, the last at the pass's last frame
+        assert [(c.image, c.frame_index) for c in kwargs["conditions"]] == [(first, 0), (last, family.frames - 1)]
+    if key == "wan-flf2v":  # trained with two pictures only
+        with pytest.raises(InvalidRequestError, match="last_image: got None; allowed: a last frame"):
+            run(backend, family, IMAGE_TO_VIDEO, image=first)
+
+
+def test_a_feature_a_model_lacks_is_refused_naming_the_field_and_the_models_that_can() -> None:
+    wan = FAMILIES["wan2.1-i2v"]
+    backend = wan.backend(wan.spec, wan.pipelines())
+    with pytest.raises(InvalidRequestError, match="last_image: .*wan2.1-flf2v-14b-720p, wan2.2-i2v-a14b, ltx"):
+        run(backend, wan, IMAGE_TO_VIDEO, last_image=picture(16))
+    svd = FAMILIES["svd"]
+    with pytest.raises(InvalidRequestError, match="video: got 'given to svd-xt'"):
+        run(svd.backend(svd.spec, svd.pipelines()), svd, IMAGE_TO_VIDEO, video=source_video(4, 32), strength=0.5)
+    with pytest.raises(InvalidRequestError, match="reference_image: .*wan2.2-ti2v-5b"):
+        run(backend, wan, IMAGE_TO_VIDEO, reference_image=picture(16))
+
+
+def test_a_reference_starts_a_clip_without_an_image_on_the_reference() -> None:
+    family = FAMILIES["wan2.2-ti2v"]
+    backend = family.backend(family.spec, family.pipelines())
+    character = picture(family.size, seed=7)
+    out = run(backend, family, TEXT_TO_VIDEO, seed=4, reference_image=character)  # a call without an image
+    assert backend._active == IMAGE_TO_VIDEO  # it ran on the image-to-video pipeline, on the reference
+    as_first_frame = run(backend, family, IMAGE_TO_VIDEO, seed=4, image=character)
+    assert np.array_equal(out, as_first_frame)  # exactly the reference as first frame, nothing dropped
+
+
+def test_engine_refuses_a_reference_the_model_would_drop() -> None:
+    from kadr.engine import Engine
+    from kadr.request import VideoRequest
+
+    engine = Engine()
+    character = picture(64, seed=7)
+    with pytest.raises(InvalidRequestError, match=r"model: got \"kadr-tiny \(cannot take a character.*wan2.2-ti2v-5b, ltx-video"):
+        engine.plan(VideoRequest(prompt=PROMPT, reference_image=character), registry.get_spec("kadr-tiny"))
+    with pytest.raises(InvalidRequestError, match="reference_image: .*one of them: it takes the reference as the first"):
+        engine.plan(VideoRequest(prompt=PROMPT, image=picture(64), reference_image=character),
+                    registry.get_spec("ltx-video-0.9.5"))
+    plan = engine.plan(VideoRequest(prompt=PROMPT, reference_image=character), registry.get_spec("ltx-video-0.9.5"))
+    assert plan.task == TEXT_TO_VIDEO
+
+
+@pytest.mark.filterwarnings("ignore:.*extra frames are trimmed")
+def test_shots_on_an_open_model_end_to_end(kadr_home, tmp_path) -> None:
+    from kadr.engine import Engine
+    from kadr.request import Shot, VideoRequest
+    from kadr.video.probe import probe
+
+    family = FAMILIES["wan2.1-t2v"]
+    backend = registry.load_backend(pulled(family), device="cpu")
+    request = VideoRequest(shots=(Shot("a cat walks on the beach", 1.0), Shot("a dog runs in the snow", 0.5 + 0.5)),
+                           transition="crossfade", aspect="1:1", seed=3)
+    result = Engine(output_dir=tmp_path / "out").generate(request, tmp_path / "shots.mp4", backend=backend)
+    info = probe(result.path)
+    assert info.frames == 32 and info.fps == 16  # 1 + 1 s at Wan's 16 fps, the cross-fade inside
+    assert [s["frames"] for s in result.metadata["shots"]] == [16, 16]

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,12 +134,15 @@ def test_progress_spans_every_shot_and_cancel_leaves_no_file(engine, tmp_path) -
     assert [p.name for p in tmp_path.iterdir() if "cancelled" in p.name] == []
 
 
-def test_shots_share_one_seed_and_the_first_shots_style(engine) -> None:
+def test_shots_share_one_seed_the_first_shots_style_and_the_requests_prompt(engine) -> None:
     request = VideoRequest(shots=(Shot("Берег, аниме", 1.0), Shot("Лес", 1.0), Shot("Город", 1.0, style="realistic")),
                            seed=9)
     layouts = plan_shots(engine, request, SHOTS_SPEC)
     assert {layout.plan.seed for layout in layouts} == {9}
     assert [layout.plan.style for layout in layouts] == ["animation", "animation", "realistic"]
+    shared = plan_shots(engine, request.with_(prompt="рыжая девочка в жёлтом плаще"), SHOTS_SPEC)
+    assert all("рыжая девочка в жёлтом плаще" in layout.plan.prompt for layout in shared)
+    assert [layout.plan.prompt.split(".")[0] for layout in shared] == ["Берег, аниме", "Лес", "Город"]
 
 
 def test_a_model_without_shots_is_refused_with_the_models_that_can(engine) -> None:
@@ -200,3 +202,73 @@ def test_cli_generate_shots_with_the_builtin_model(tmp_path) -> None:
     refused = subprocess.run([sys.executable, "-m", "kadr", "generate", "--shots", str(shots), "--duration", "3",
                               "-o", str(tmp_path / "x.mp4")], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "duration: got 3" in refused.stderr
+
+
+# ---- characters' reference pictures (kadr.edit.reference) ------------------------------------------
+
+REFERENCE_SPEC = dataclasses.replace(SHOTS_SPEC, features=("shots", "reference"), reference_mode="first-frame")
+
+
+@dataclasses.dataclass
+class ReferenceScroller(TintedScroller):
+    """Takes a reference the first-frame way, as the diffusers backends do: a pass without an image starts on it."""
+
+    spec: object = REFERENCE_SPEC
+    references: list = dataclasses.field(default_factory=list)
+
+    def __call__(self, *, reference_image=None, **kwargs):
+        self.references.append(reference_image)
+        if kwargs["image"] is None and reference_image is not None:
+            kwargs["image"] = reference_image
+        return super().__call__(**kwargs)
+
+
+def test_every_shot_gets_the_characters_reference(engine, tmp_path) -> None:
+    from PIL import Image
+
+    coarse = np.random.default_rng(3).integers(0, 256, (9, 16, 3), dtype=np.uint8)
+    character = Image.fromarray(coarse).resize((256, 144), Image.BICUBIC)  # smooth: the codec keeps it
+    backend = ReferenceScroller()
+    request = VideoRequest(shots=(Shot("Берег", 1.0), Shot("Лес", 1.0)), reference_image=character, seed=1)
+    result = engine.generate(request, tmp_path / "character.mp4", backend=backend)
+    assert len(backend.references) == 2 and all(ref is not None for ref in backend.references)
+    frames = read_frames(result.path).astype(np.float32)
+    for start, gain in ((0, GAINS["берег"]), (8, GAINS["лес"])):  # each shot opens on the (tinted) character
+        assert np.abs(frames[start] - np.asarray(character, np.float32) * gain).mean() < 8.0
+    with pytest.raises(InvalidRequestError, match=r"model: .*cannot take a character's reference picture"):
+        engine.generate(request, tmp_path / "refused.mp4", backend=TintedScroller())  # no silent ignore
+
+
+def test_a_reference_the_model_would_drop_is_refused(engine, tmp_path) -> None:
+    from PIL import Image
+
+    from kadr.edit.reference import check_reference
+
+    character = Image.new("RGB", (64, 64), (200, 40, 40))
+    clip = tmp_path / "clip.mp4"
+    engine.generate(VideoRequest(prompt="Берег", duration=1, seed=1), clip, backend=TintedScroller())
+    with pytest.raises(InvalidRequestError, match="reference_image: .*one of them: it takes the reference as the first frame"):
+        check_reference(VideoRequest(prompt="Берег", image=character, reference_image=character), REFERENCE_SPEC)
+    with pytest.raises(InvalidRequestError, match="reference_image: .*extend a video.*come from the source"):
+        check_reference(VideoRequest(prompt="Берег", source_video=clip, mode="extend", reference_image=character),
+                        REFERENCE_SPEC)
+    check_reference(VideoRequest(prompt="Берег", reference_image=character), REFERENCE_SPEC)  # a clip that starts on it
+
+
+def test_a_reference_taken_from_a_video_is_its_sharpest_frame(tmp_path) -> None:
+    from PIL import Image, ImageFilter
+
+    from kadr.edit.reference import reference_from_video
+    from kadr.video.encode import VideoWriter
+
+    rng = np.random.default_rng(0)
+    sharp = np.asarray(Image.fromarray(rng.integers(0, 256, (36, 64, 3), dtype=np.uint8)).resize((256, 144), Image.NEAREST))
+    blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(4)))
+    frames = np.stack([blurred] * 12 + [sharp] + [blurred] * 12)  # frame 12 of 25: one of the 9 looked at
+    clip = tmp_path / "character.mp4"
+    with VideoWriter(clip, fps=8, width=256, height=144) as writer:
+        writer.write(frames)
+    picked = np.asarray(reference_from_video(clip), np.float32)
+    assert np.abs(picked - sharp).mean() < np.abs(picked - blurred).mean() / 3
+    with pytest.raises(InvalidRequestError, match="reference: got .*nothing.mp4"):
+        reference_from_video(tmp_path / "nothing.mp4")

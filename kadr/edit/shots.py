@@ -13,8 +13,9 @@ one starts ``h`` frames early, and those ``2h`` frames are blended, so the total
 A consistent look where the shots share a subject: every shot runs on the same model, size, tier and
 seed (the same starting noise, so the same composition and palette tendencies), and on one style: a
 shot's own style wins, then the request's, then a style the shot's own prompt names, and otherwise the
-style the first shot's prompt resolved to. A character's reference picture (``reference_image``) goes
-to every shot.
+style the first shot's prompt resolved to. The request's own ``prompt``, when given with shots, is a
+description every shot shares (a character, a place) and follows each shot's prompt. A character's
+reference picture (``reference_image``) goes to every shot.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from kadr.pipelines.acceleration import LoraRef, accelerated
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
 from kadr.post.steps import ChunkInfo, FrameFunction
 from kadr.provenance import output_provenance
-from kadr.request import DEFAULT_DURATION_S, MAX_SHOTS, Shot, VideoRequest
+from kadr.request import Shot, VideoRequest
 from kadr.video.encode import VideoWriter, container_tags, even_size, save_poster
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ CROSSFADE_S = 0.5  # a short dissolve: long enough to read as one, short enough 
 # ---- the shots file (`kadr generate --shots FILE`) ------------------------------------------------
 
 # One shot per line: "5s | pan-left | realistic | Пляж на закате", duration and camera/style optional.
-_SECONDS_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:s|с|сек|sec)?\s*$", re.IGNORECASE)
+_SECONDS_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:s|secs?|seconds?|с|сек|секунд[аы]?)?\s*$", re.IGNORECASE)
 
 
 def load_shots(path: str | Path) -> tuple[Shot, ...]:
@@ -148,17 +149,18 @@ def plan_shots(engine: "Engine", request: VideoRequest, spec: ModelSpec | None =
         spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, TEXT_TO_VIDEO)
     check_features(request, spec)
     seed = request.seed if request.seed is not None else secrets.randbits(32)
+    shared = request.prompt  # what every shot shares, after its own prompt ("" for none)
     per_shot = request.with_(prompt=request.shots[0].prompt, shots=(), transition="cut", seed=seed)
 
-    first = engine.plan(_shot_request(per_shot, request.shots[0], request.style), spec)
+    first = engine.plan(_shot_request(per_shot, request.shots[0], request.style, shared), spec)
     fps = first.fps
     half = round(CROSSFADE_S * fps / 2) if request.transition == "crossfade" and len(request.shots) > 1 else 0
     bounds = _boundaries([shot.duration for shot in request.shots], fps)
     layouts = []
     for index, shot in enumerate(request.shots):
-        plan = first if index == 0 else engine.plan(_shot_request(per_shot, shot, request.style), spec)
+        plan = first if index == 0 else engine.plan(_shot_request(per_shot, shot, request.style, shared), spec)
         if plan.style is None and first.style is not None:  # no style of its own: the first shot's look
-            plan = engine.plan(_shot_request(per_shot, shot, first.style), spec)
+            plan = engine.plan(_shot_request(per_shot, shot, first.style, shared), spec)
         lead_in = half if index > 0 else 0
         tail = half if index < len(request.shots) - 1 else 0
         frames = bounds[index + 1] - bounds[index]
@@ -174,8 +176,9 @@ def plan_shots(engine: "Engine", request: VideoRequest, spec: ModelSpec | None =
     return layouts
 
 
-def _shot_request(base: VideoRequest, shot: Shot, fallback_style: str | None) -> VideoRequest:
-    return base.with_(prompt=shot.prompt, duration=shot.duration, camera=shot.camera or base.camera,
+def _shot_request(base: VideoRequest, shot: Shot, fallback_style: str | None, shared: str) -> VideoRequest:
+    prompt = f"{shot.prompt.rstrip('. ')}. {shared}" if shared else shot.prompt
+    return base.with_(prompt=prompt, duration=shot.duration, camera=shot.camera or base.camera,
                       style=shot.style or fallback_style)
 
 
@@ -194,8 +197,8 @@ def _boundaries(durations: Sequence[float], fps: int) -> list[int]:
 class ShotJoiner:
     """Streams the shots' frames into one sequence: cuts pass frames through, cross-fades blend ``2h`` frames.
 
-    Frames of each shot arrive in order (any chunking); only the outgoing shot's last ``lead_in + tail``
-    frames are held until the next shot's first frames arrive to blend with.
+    Frames of each shot arrive in order (any chunking); only the outgoing shot's last ``2 * tail`` frames
+    are held until the next shot's first frames arrive to blend with.
     """
 
     def __init__(self, layouts: Sequence[ShotLayout]) -> None:
@@ -372,7 +375,7 @@ def generate_shots(
     _, output_steps = _post_stages(video_plan, None, CameraPath.from_motion("static", 1, first.fps))
     out_width, out_height = output_steps.output_size(first.width, first.height)
     out_fps = output_steps.output_fps(first.fps)
-    prompts = " | ".join(layout.shot.prompt for layout in layouts)
+    prompts = " | ".join(layout.shot.prompt for layout in layouts) + (f" || {request.prompt}" if request.prompt else "")
     tags = container_tags(prompts, spec.name, first.seed, {"shots": len(layouts), "transition": request.transition,
                                                            "tier": request.tier})
     marked = output_provenance(model=spec.name, family=spec.family, task=TEXT_TO_VIDEO, output=path,
@@ -439,5 +442,4 @@ def _fitted_reference(request: VideoRequest, plan: "GenerationPlan") -> Image.Im
     return fit_picture(request.reference_image, plan.width, plan.height).frame
 
 
-__all__ = ["CROSSFADE_S", "DEFAULT_DURATION_S", "MAX_SHOTS", "ShotJoiner", "ShotLayout", "generate_shots",
-           "load_shots", "plan_shots", "shot_passes"]
+__all__ = ["CROSSFADE_S", "ShotJoiner", "ShotLayout", "generate_shots", "load_shots", "plan_shots", "shot_passes"]

@@ -97,6 +97,7 @@ class ModelSpec:
     cacheable: bool = True  # False for denoisers without transformer blocks (SVD's UNet)
     takes_lora: bool = False  # whether LoRA adapters load into it (diffusers' LoRA loaders)
     features: tuple[str, ...] = ()  # FEATURES the model supports (extend, remix, first-last-frame, ...)
+    reference_mode: str | None = None  # with "reference": how it takes the picture (kadr.edit.reference.REFERENCE_MODES)
 
     def guidance_for(self, tier: str) -> float:
         return self.tier_guidance.get(tier, self.guidance_scale)

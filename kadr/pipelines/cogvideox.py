@@ -5,6 +5,9 @@ Constraints (the CogVideoX model cards, diffusers' CogVideoX docs): 49 frames (8
 bf16 with the DPM scheduler and dynamic guidance. The I2V model's position embeddings are learned
 for 720x480, so it runs at that size only. Parameters: transformer 1.69B / 5.57B, T5-XXL encoder
 4.76B, VAE 0.22B.
+
+Features (issue 18): the text-to-video models remix through CogVideoXVideoToVideoPipeline over their
+own modules (the source re-noised to ``strength``); the I2V model extends a video from its last frame.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ _COMMON: dict[str, Any] = dict(
     presets={"480p": 480},
 )
 
+_T2V_FEATURES: dict[str, Any] = dict(features=("shots", "remix"),
+                                     feature_pipelines={"remix": "CogVideoXVideoToVideoPipeline"})
+
 SPECS: list[ModelSpec] = [
     DiffusersSpec(
         name="cogvideox-2b",
@@ -55,6 +61,7 @@ SPECS: list[ModelSpec] = [
         repo_id="THUDM/CogVideoX-2b",
         expected_time={"high": "~90 s, A100 (CogVideoX-2b model card: 50 steps; ~45 s on an H100)"},
         pipelines={TEXT_TO_VIDEO: "CogVideoXPipeline"},
+        **_T2V_FEATURES,
         cuda_dtype="float16",
         memory=MemoryProfile(largest_component=T5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=10 * GiB,
                              source="CogVideoX-2b model card: 18 GB (SAT, fp16), from 4 GB in diffusers with offload and VAE tiling"),
@@ -70,6 +77,7 @@ SPECS: list[ModelSpec] = [
         repo_id="THUDM/CogVideoX-5b",
         expected_time={"high": "~180 s, A100 (CogVideoX-5b model card: 50 steps; ~90 s on an H100)"},
         pipelines={TEXT_TO_VIDEO: "CogVideoXPipeline"},
+        **_T2V_FEATURES,
         memory=MemoryProfile(largest_component=5_570_000_000, working_bytes=6 * GiB, vae_decode_bytes=10 * GiB,
                              source="CogVideoX-5b model card: 26 GB (SAT, bf16), from 5 GB in diffusers with offload and VAE tiling"),
         call_defaults={"use_dynamic_cfg": True},
@@ -83,6 +91,7 @@ SPECS: list[ModelSpec] = [
         steps={"fast": 30, "high": 50},
         repo_id="THUDM/CogVideoX-5b-I2V",
         pipelines={IMAGE_TO_VIDEO: "CogVideoXImageToVideoPipeline"},
+        features=("extend",),
         memory=MemoryProfile(largest_component=5_570_000_000, working_bytes=6 * GiB, vae_decode_bytes=10 * GiB,
                              source="CogVideoX-5b model card: 26 GB (SAT, bf16), from 5 GB in diffusers with offload and VAE tiling"),
         call_defaults={"use_dynamic_cfg": True},

@@ -8,16 +8,23 @@ level, so `kadr models` lists every model without importing them.
 The camera: none of these models takes a camera path as input; they hear the camera only through the
 prompt text, which ``kadr.prompt.final_prompt`` writes upstream. Backends accept ``camera`` to keep
 the VideoBackend contract and ignore it.
+
+Going on from existing material (issue 18): the engine passes, only when a request uses them,
+``last_image`` (first and last frame), ``video`` + ``strength`` (remix: the source frames of this pass)
+and ``reference_image`` (a character's picture). A spec's ``features`` say which a model takes; a
+call with one it does not take is refused naming the field, never run without it. Remix runs on a
+video-to-video pipeline (``DiffusersSpec.feature_pipelines``) built over the same modules.
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
+import numpy as np
 from PIL import Image
 
 from kadr.camera import CameraPath
@@ -25,6 +32,7 @@ from kadr.errors import InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import LoraRef, compile_denoisers, denoisers, set_attention
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, PipelineOutput, StepCallback, to_uint8_frames
+from kadr.request import DEFAULT_REMIX_STRENGTH
 from kadr.pipelines.devices import (
     MemoryPolicy,
     MemoryProfile,
@@ -81,6 +89,8 @@ class DiffusersSpec(ModelSpec):
     tier_loras: dict[str, tuple[HubLora, ...]] = field(default_factory=dict)  # per tier: adapters it always loads
     # Per tier: a published time for one clip, with its device and source (shown by `kadr models`).
     expected_time: dict[str, str] = field(default_factory=dict)
+    # Feature -> diffusers pipeline class run for it over the task pipelines' modules ("remix": video-to-video).
+    feature_pipelines: dict[str, str] = field(default_factory=dict)
 
     def tier_lora_refs(self, tier: str) -> tuple[LoraRef, ...]:
         """The tier's own adapters as local files (pulled with the model)."""
@@ -100,10 +110,38 @@ class Call:
     fps: int
     num_inference_steps: int
     guidance_scale: float
+    last_image: Image.Image | None = None  # first and last frame: the pass ends on this picture
+    video: np.ndarray | None = None  # remix: (F, H, W, 3) uint8 source frames of this pass
+    strength: float | None = None  # remix: how far the source is re-noised (0 keep, 1 all new)
+    reference_image: Image.Image | None = None  # a character's picture
 
     @property
     def task(self) -> str:
         return IMAGE_TO_VIDEO if self.image is not None else TEXT_TO_VIDEO
+
+    @property
+    def route(self) -> str:
+        """The pipeline this call runs on: its task's, or the remix (video-to-video) one."""
+        return "remix" if self.video is not None else self.task
+
+    @property
+    def features(self) -> tuple[tuple[str, str], ...]:
+        """(feature, request field) pairs the call uses."""
+        used = [("first-last-frame", "last_image") if self.last_image is not None else None,
+                ("remix", "video") if self.video is not None else None,
+                ("reference", "reference_image") if self.reference_image is not None else None]
+        return tuple(pair for pair in used if pair is not None)
+
+    def source_frames(self) -> list[Image.Image]:
+        """The remix source as the PIL frames diffusers' video-to-video pipelines take, one per output frame."""
+        assert self.video is not None
+        frames = np.asarray(self.video)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"video: expected uint8 (F, H, W, 3) source frames, got {frames.shape} {frames.dtype}")
+        if len(frames) != self.num_frames:
+            raise ValueError(f"video: {len(frames)} source frames for a pass of {self.num_frames}; "
+                             "the engine passes each pass its own slice of the source")
+        return [Image.fromarray(frame) for frame in frames]
 
 
 class DiffusersBackend:
@@ -130,6 +168,7 @@ class DiffusersBackend:
         self.device = torch.device(device)
         self.policy = policy or MemoryPolicy()
         self.pipelines = dict(pipelines)
+        self.pipelines.update(feature_pipelines(spec, self.pipelines))
         # Task whose pipeline holds the model-offload hooks: the loader put them on the first one.
         self._active: str | None = next(iter(self.pipelines)) if self.policy.offload == "model_offload" else None
         self._lock = threading.Lock()  # a diffusers pipeline runs one call at a time
@@ -153,12 +192,19 @@ class DiffusersBackend:
         generator: torch.Generator,
         camera: CameraPath | None,
         callback_on_step_end: StepCallback | None,
+        last_image: Image.Image | None = None,
+        video: np.ndarray | None = None,
+        strength: float | None = None,
+        reference_image: Image.Image | None = None,
     ) -> PipelineOutput:
         del camera  # reaches these models through the prompt text only (see module docstring)
-        call = Call(prompt, negative_prompt, image, height, width, num_frames, fps, num_inference_steps, guidance_scale)
+        call = Call(prompt, negative_prompt, image, height, width, num_frames, fps, num_inference_steps, guidance_scale,
+                    last_image=last_image, video=video, strength=strength, reference_image=reference_image)
+        self.check_features(call)
+        call = self.with_reference(call)
         with self._lock:
-            # 1. The pipeline for the task.
-            pipe = self.pipeline(call.task)
+            # 1. The pipeline for the task (or the remix).
+            pipe = self.pipeline(call.route)
             # 2. kadr's arguments in the family's names, then what every diffusers pipeline takes alike.
             kwargs = self.pipeline_arguments(pipe, call)
             kwargs.update(
@@ -220,8 +266,8 @@ class DiffusersBackend:
             self._adapters = []
 
     def pipeline(self, task: str) -> "DiffusionPipeline":
-        """The pipeline serving ``task``; under model offload, moves the offload hooks onto it first."""
-        if task not in self.spec.tasks:
+        """The pipeline serving ``task`` (or "remix"); under model offload, moves the offload hooks onto it first."""
+        if task not in self.spec.tasks and task not in self.spec.feature_pipelines:
             if task == IMAGE_TO_VIDEO:
                 raise InvalidRequestError("image", "<image>", f"none: {self.spec.name} does text-to-video only")
             raise InvalidRequestError("image", None, f"an image: {self.spec.name} makes video from an image only")
@@ -231,6 +277,30 @@ class DiffusersBackend:
             pipe.enable_model_cpu_offload(device=self.device)
         self._active = task
         return pipe
+
+    def check_features(self, call: Call) -> None:
+        """Refuse a call using a feature this model does not take (never run it without): the field named."""
+        for feature, name in call.features:
+            if feature not in self.spec.features:
+                able = ", ".join(s.name for s in registry.all_specs() if feature in s.features) or "none here"
+                raise InvalidRequestError(name, f"given to {self.spec.name}", f"none: models that take it: {able}")
+        if call.video is not None and call.image is not None:
+            raise InvalidRequestError("image", "<image>", f"none when remixing a video with {self.spec.name}")
+
+    def with_reference(self, call: Call) -> Call:
+        """The call with the character's picture where this model takes it (``spec.reference_mode``).
+
+        first-frame (the one way here, kadr.edit.reference): a pass without an image starts on the
+        reference (the model's image-to-video); a continuation pass already starts on a frame that came
+        from it (a request with both an image and a reference is refused before it gets here).
+        """
+        if call.reference_image is None:
+            return call
+        if self.spec.reference_mode != "first-frame":
+            raise InvalidRequestError("reference_image", f"given to {self.spec.name}", "none: it takes no reference")
+        if call.image is None:
+            return replace(call, image=call.reference_image, reference_image=None)
+        return replace(call, reference_image=None)  # a continuation: its first frame descends from the reference
 
     def pipeline_arguments(self, pipe: "DiffusionPipeline", call: Call) -> dict[str, Any]:
         """kadr's call as keyword arguments of ``pipe``; the model's fixed extras are applied last."""
@@ -245,8 +315,22 @@ class DiffusersBackend:
         }
         if call.image is not None:
             kwargs["image"] = call.image
+        if call.last_image is not None:
+            kwargs["last_image"] = call.last_image  # diffusers' name for the last frame (Wan)
+        if call.video is not None:
+            # Video-to-video: the frame count is the source's; the strength how far it is re-noised.
+            del kwargs["num_frames"]
+            kwargs["video"] = call.source_frames()
+            kwargs["strength"] = remix_strength(call)
         kwargs.update(self.spec.call_defaults)
         return kwargs
+
+
+def remix_strength(call: Call) -> float:
+    """The call's remix strength, at least one step's worth: the pipelines run int(steps * strength) steps,
+    and none would return the source's latents decoded with no new prompt in them."""
+    strength = call.strength if call.strength is not None else DEFAULT_REMIX_STRENGTH
+    return max(strength, (1.0 + 1e-6) / max(1, call.num_inference_steps))  # 1e-6: int(49 * (1 / 49)) is 0
 
 
 def _first_line(exc: BaseException) -> str:
@@ -338,6 +422,17 @@ def pipelines_per_task(
         )
     return {task: base if isinstance(base, classes[task]) else share_components(classes[task], base)
             for task in spec.tasks}
+
+
+def feature_pipelines(spec: DiffusersSpec, pipelines: Mapping[str, "DiffusionPipeline"]) -> dict[str, "DiffusionPipeline"]:
+    """The spec's feature pipelines (remix: video-to-video) not in ``pipelines``, over the same modules."""
+    if not spec.feature_pipelines:
+        return {}
+    import diffusers
+
+    base = pipelines.get(TEXT_TO_VIDEO) or next(iter(pipelines.values()))
+    return {feature: share_components(getattr(diffusers, name), base)
+            for feature, name in spec.feature_pipelines.items() if feature not in pipelines}
 
 
 def share_components(cls: type["DiffusionPipeline"], base: "DiffusionPipeline") -> "DiffusionPipeline":

@@ -7,6 +7,12 @@ README): frames 8k+1 (kept to 161 here: quality falls off past it), sides a mult
 0.05, decode_noise_scale 0.025. The distilled 0.9.7 model wants guidance 1.0 and its own 8
 timesteps. Parameter counts: 13B (0.9.7) or 2B (0.9.5) transformer, T5-XXL encoder 4.76B, VAE
 about 0.4B. kadr runs one pass at the target size; the 0.9.7 latent upscaler is not used.
+
+Features (issue 18) through the same pipeline's conditions (LTX-Video 0.9.5 added keyframes and video
+conditioning): first and last frame as two image conditions at frames 0 and N-1; remix as the source's
+encoded latents re-noised to ``denoise_strength`` and denoised with the new prompt; extend by
+continuing from the source's last frame (image-to-video); a reference picture as the first frame of a
+clip that has none.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ _COMMON: dict[str, Any] = dict(
     fps_range=(8, 30),
     presets={"480p": 480, "704p": 704},
     pipelines={TEXT_TO_VIDEO: "LTXConditionPipeline", IMAGE_TO_VIDEO: "LTXConditionPipeline"},
+    features=("shots", "extend", "remix", "first-last-frame", "reference"),
+    feature_pipelines={"remix": "LTXConditionPipeline"},  # the same pipeline: remix is its denoise_strength
+    reference_mode="first-frame",
 )
 
 SPECS: list[ModelSpec] = [
@@ -95,11 +104,26 @@ SPECS: list[ModelSpec] = [
 
 
 class LTXBackend(DiffusersBackend):
-    """LTX takes the frame rate as conditioning and, when distilled, a fixed timestep list."""
+    """LTX takes the frame rate as conditioning and, when distilled, a fixed timestep list; the last
+    frame and the remix source become its conditions and initial latents."""
 
     def pipeline_arguments(self, pipe: "DiffusionPipeline", call: Call) -> dict[str, Any]:
         kwargs = super().pipeline_arguments(pipe, call)
         kwargs["frame_rate"] = call.fps
+        last = kwargs.pop("last_image", None)
+        if last is not None:
+            # Keyframe conditions: the first picture at frame 0, the last at the pass's last frame. As
+            # `conditions`: diffusers 0.42 keeps only the first of a list passed as `image` without `video`.
+            from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+            kwargs["conditions"] = [LTXVideoCondition(image=kwargs.pop("image"), frame_index=0),
+                                    LTXVideoCondition(image=last, frame_index=call.num_frames - 1)]
+        if call.video is not None:
+            # Remix: start from the source's latents noised to denoise_strength (the pipeline's video-to-video).
+            del kwargs["video"]
+            kwargs["num_frames"] = call.num_frames
+            kwargs["denoise_strength"] = kwargs.pop("strength")
+            kwargs["latents"] = _source_latents(pipe, call)
         timesteps = kwargs.get("timesteps")
         if timesteps is not None and len(timesteps) != call.num_inference_steps:
             # A caller asked for another step count: let the scheduler space the steps itself.
@@ -107,6 +131,16 @@ class LTXBackend(DiffusersBackend):
         elif timesteps is not None:
             kwargs["timesteps"] = list(timesteps)  # a fresh list: the spec's tuple stays untouched
         return kwargs
+
+
+def _source_latents(pipe: "DiffusionPipeline", call: Call) -> "torch.Tensor":
+    """The remix source encoded as LTX's normalised (B, C, F', H', W') latents, before packing."""
+    import torch
+
+    video = pipe.video_processor.preprocess_video(call.source_frames(), call.height, call.width)  # (1, C, F, H, W)
+    with torch.no_grad():
+        encoded = pipe.vae.encode(video.to(pipe._execution_device, dtype=pipe.vae.dtype)).latent_dist.mode()
+    return pipe._normalize_latents(encoded, pipe.vae.latents_mean, pipe.vae.latents_std).float()
 
 
 def load(spec: ModelSpec, device: str | torch.device | None = None, *,

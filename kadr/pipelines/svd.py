@@ -7,6 +7,9 @@ and the noise added to the conditioning image (0.02). Guidance ramps linearly ac
 UNet downsamples three times over the x8 VAE, so sides are a multiple of 64. Weights are pulled and
 loaded as the repositories' fp16 variant. Parameters: UNet 1.52B, CLIP ViT-H image encoder 0.63B,
 temporal VAE 0.1B. The prompt and negative prompt are ignored: SVD has no text encoder.
+
+Features (issue 18): extend, continuing a video from its last frame (its one task). No remix, shots
+or reference: without a text encoder there is no new prompt to follow.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ _COMMON: dict[str, Any] = dict(
     allow_patterns=DIFFUSERS_LAYOUT_FP16,
     memory=MemoryProfile(largest_component=1_520_000_000, working_bytes=6 * GiB, vae_decode_bytes=4 * GiB),
     call_defaults={"min_guidance_scale": 1.0, "motion_bucket_id": 127, "noise_aug_strength": 0.02},
+    features=("extend",),
 )
 
 SPECS: list[ModelSpec] = [

@@ -5,6 +5,19 @@ Wan 2.1 and the A14B models, up to 121 at 24 fps for Wan2.2-TI2V-5B; sides a mul
 patch x2), of 32 for TI2V-5B (VAE x16, patch x2). Scheduler shift 3.0 at 480p and 5.0 at 720p.
 Parameter counts are totals of the published component sizes: UMT5-XXL encoder 5.68B, Wan 2.1 VAE
 0.13B, Wan 2.2 VAE about 0.7B, CLIP ViT-H image encoder 0.63B (Wan2.1-I2V only).
+
+Features (issue 18), each where diffusers runs it and the weights were made for it:
+- first and last frame: Wan2.1-FLF2V-14B-720P (trained for it; its image embedder reads both pictures'
+  CLIP tokens) and Wan2.2-I2V-A14B (its latent conditioning takes the last frame; used so in ComfyUI's
+  Wan 2.2 FLF2V workflow). Not the Wan 2.1 I2V models (their image embedder reads one picture) nor
+  TI2V-5B (diffusers' ``expand_timesteps`` path drops ``last_image``).
+- remix: WanVideoToVideoPipeline over a Wan 2.1 text-to-video model's modules (1.3B, 14B). Not the
+  A14B pair: that pipeline runs one transformer, and the experts split the steps between them; not
+  TI2V-5B: that pipeline sizes its latents for the x8 Wan 2.1 VAE (diffusers 0.42), TI2V-5B's is x16.
+- extend: every image-to-video model continues from the source's last frame.
+- reference: TI2V-5B starts a clip that has no image on the character's picture (its first frame).
+  Not the Wan 2.1 I2V models: their CLIP image tokens could carry a reference beside the first frame,
+  but diffusers' pipeline takes ``image_embeds`` only instead of the image, never with it.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, FrameRule, ModelSpec
 from kadr.pipelines.devices import GiB, MemoryPolicy, MemoryProfile
 from kadr.pipelines.acceleration import CachePolicy
+from kadr.errors import InvalidRequestError
 from kadr.pipelines.diffusers_common import Call, DiffusersBackend, DiffusersSpec, HubLora, load_diffusers_backend
 
 if TYPE_CHECKING:
@@ -54,6 +68,10 @@ LIGHTX2V_I2V = HubLora(LIGHTX2V, "wan2.1_i2v_lora_rank64_lightx2v_4step.safetens
 DISTILLED_STEPS = 4
 _DISTILLED = dict(tier_guidance={"fast": 1.0}, cache={"fast": None, "high": None})
 _CACHED_FAST = dict(cache={"fast": FAST_CACHE, "high": None})
+# What each kind of Wan model takes beyond its task (see the module docstring).
+_REMIX = {"remix": "WanVideoToVideoPipeline"}
+_T2V_FEATURES = dict(features=("shots", "remix"), feature_pipelines=_REMIX)
+_I21_FEATURES = dict(features=("extend",))
 
 
 def _tiers(fast: dict[str, tuple[int, int]], high: dict[str, tuple[int, int]]) -> dict[str, dict[str, tuple[int, int]]]:
@@ -87,6 +105,7 @@ SPECS: list[ModelSpec] = [
         **_CACHED_FAST,
         presets={"480p": 480},
         pipelines={TEXT_TO_VIDEO: "WanPipeline"},
+        **_T2V_FEATURES,
         memory=MemoryProfile(largest_component=UMT5_XXL_ENCODER, working_bytes=4 * GiB, vae_decode_bytes=4 * GiB,
                              source="Wan2.1 README: T2V-1.3B needs 8.19 GB of VRAM (RTX 4090, with model offload and the T5 on the CPU)"),
         **_COMMON,
@@ -104,6 +123,7 @@ SPECS: list[ModelSpec] = [
         **_DISTILLED,
         presets={"480p": 480, "720p": 720},
         pipelines={TEXT_TO_VIDEO: "WanPipeline"},
+        **_T2V_FEATURES,
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
         **_COMMON,
     ),
@@ -122,6 +142,7 @@ SPECS: list[ModelSpec] = [
         **_DISTILLED,
         presets={"480p": 480},
         pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
+        **_I21_FEATURES,
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=6 * GiB, vae_decode_bytes=4 * GiB),
         **_COMMON,
     ),
@@ -137,6 +158,23 @@ SPECS: list[ModelSpec] = [
         **_CACHED_FAST,
         presets={"720p": 720},
         pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
+        **_I21_FEATURES,
+        memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
+        **_COMMON,
+    ),
+    DiffusersSpec(
+        name="wan2.1-flf2v-14b-720p",
+        tasks=(IMAGE_TO_VIDEO,),
+        description="Wan 2.1 first-last-frame-to-video, 14B, 720p: a clip from one picture to another",
+        parameters=14_000_000_000 + UMT5_XXL_ENCODER + WAN21_VAE + CLIP_VIT_H,
+        resolutions=_tiers(_SIZES_720P, _SIZES_720P),
+        steps={"fast": 30, "high": 50},
+        guidance_scale=5.0,
+        repo_id="Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers",
+        **_CACHED_FAST,
+        presets={"720p": 720},
+        pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
+        features=("first-last-frame",),  # only with a last frame: its image embedder reads two pictures
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
         **_COMMON,
     ),
@@ -152,6 +190,7 @@ SPECS: list[ModelSpec] = [
         **_CACHED_FAST,
         presets={"480p": 480, "720p": 704},
         pipelines={TEXT_TO_VIDEO: "WanPipeline", IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
+        features=("shots", "extend", "reference"), reference_mode="first-frame",
         memory=MemoryProfile(largest_component=UMT5_XXL_ENCODER, working_bytes=8 * GiB, vae_decode_bytes=10 * GiB,
                              source="Wan2.2 README: TI2V-5B makes 5 s of 720p on one 24 GB GPU (RTX 4090) with offload"),
         **{**_COMMON, "native_fps": 24, "frame_rule": FrameRule(4, 1, 5, 121), "size_multiple": 32},
@@ -170,6 +209,7 @@ SPECS: list[ModelSpec] = [
         pipelines={TEXT_TO_VIDEO: "WanPipeline"},
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
         call_defaults={"guidance_scale_2": 3.0},  # the low-noise expert's scale (Wan2.2 t2v-A14B config)
+        features=("shots",),
         **_COMMON,
     ),
     DiffusersSpec(
@@ -186,16 +226,22 @@ SPECS: list[ModelSpec] = [
         pipelines={IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
         memory=MemoryProfile(largest_component=14_000_000_000, working_bytes=10 * GiB, vae_decode_bytes=8 * GiB),
         call_defaults={"guidance_scale_2": 3.5},
+        features=("extend", "first-last-frame"),
         **_COMMON,
     ),
 ]
 
 
 class WanBackend(DiffusersBackend):
-    """Wan pipelines take kadr's arguments as they are; the scheduler's shift follows the output size."""
+    """Wan pipelines take kadr's arguments as they are (``last_image``, remix's ``video`` and ``strength``
+    included); the scheduler's shift follows the output size."""
 
     def pipeline_arguments(self, pipe: "DiffusionPipeline", call: Call) -> dict[str, Any]:
         _set_flow_shift(pipe, SHIFT_720P if call.width * call.height >= AREA_720P else SHIFT_480P)
+        embedder = getattr(getattr(pipe, "transformer", None), "condition_embedder", None)
+        reads_two_pictures = getattr(getattr(embedder, "image_embedder", None), "pos_embed", None) is not None
+        if reads_two_pictures and call.last_image is None:
+            raise InvalidRequestError("last_image", None, f"a last frame: {self.spec.name} makes clips between two pictures")
         return super().pipeline_arguments(pipe, call)
 
 
