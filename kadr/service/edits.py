@@ -213,7 +213,7 @@ def _probe_source(path: Path, video_id: str | None, original: JobRecord | None, 
 
 
 class CharacterService:
-    """A character is one reference picture: an image as sent, or the middle frame of a video."""
+    """A character is one reference picture: an image as sent, or the sharpest of a video's frames."""
 
     def __init__(self, characters: CharacterStore, videos: VideoService, folder: Path, max_video_bytes: int) -> None:
         self.characters = characters
@@ -234,7 +234,7 @@ class CharacterService:
             image, source = _picture_of_upload(picture, self.videos)
         else:
             record = finished_video(self.videos, user, picture, "video")
-            image, source, video_id = _middle_frame(Path(record.video_path or ""), record.id), "video_id", record.id
+            image, source, video_id = _frame_of(Path(record.video_path or ""), record.id), "video_id", record.id
         if image.width * image.height > self.videos.limits.max_image_pixels:
             raise InvalidRequestError("video", f"a frame of {image.width}x{image.height}", "a picture of at most "
                                       f"{self.videos.limits.max_image_pixels / 1e6:g} megapixels")
@@ -268,7 +268,7 @@ class CharacterService:
 
 
 def _picture_of_upload(video: UploadedVideo, videos: VideoService) -> tuple[Image.Image, Literal["image", "video"]]:
-    """An uploaded file for a character: a video (its middle frame) or, as kadr also takes, a picture."""
+    """An uploaded file for a character: a video (its sharpest frame) or, as kadr also takes, a picture."""
     try:
         with Image.open(io.BytesIO(video.data)) as probe:
             probe.verify()
@@ -280,18 +280,18 @@ def _picture_of_upload(video: UploadedVideo, videos: VideoService) -> tuple[Imag
     with tempfile.NamedTemporaryFile(suffix=Path(video.filename).suffix or ".mp4", dir=videos.videos_dir.parent) as tmp:
         tmp.write(video.data)
         tmp.flush()
-        return _middle_frame(Path(tmp.name), video.filename), "video"
+        return _frame_of(Path(tmp.name), video.filename), "video"
 
 
-def _middle_frame(path: Path, shown: str) -> Image.Image:
-    from kadr.video.probe import read_frames
+def _frame_of(path: Path, shown: str) -> Image.Image:
+    """A character's picture from a clip: its sharpest frame (kadr.edit.reference, as the library takes one)."""
+    from kadr.edit.reference import reference_from_video
 
     try:
-        frames = read_frames(path)  # (F, H, W, 3)
-    except Exception as exc:
-        raise InvalidRequestError("video", shown, "a video file PyAV can read, or a PNG, JPEG or WebP picture: "
-                                  f"{_reason(exc)}") from None
-    return load_image(Image.fromarray(frames[len(frames) // 2]), "video")
+        return load_image(reference_from_video(path), "video")
+    except InvalidRequestError as exc:  # the library names its own field; here the file came as ``video``
+        raise InvalidRequestError("video", shown, "a video file PyAV can read, or a PNG, JPEG or WebP picture "
+                                  f"({exc.allowed})") from None
 
 
 def _reason(exc: Exception) -> str:

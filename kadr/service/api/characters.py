@@ -38,7 +38,7 @@ def as_character(record: CharacterRecord) -> CharacterObject:
                                    ("application/json", "CreateCharacterJSON")))
 async def create_character(body: Annotated[CharacterBody, Depends(character_body)], user: User,
                            service: Characters) -> CharacterObject:
-    """Keep a reference picture: an image, the middle frame of a video file, or of one of your videos."""
+    """Keep a reference picture: an image, the sharpest frame of a video file, or of one of your videos."""
     return as_character(await run_in_threadpool(service.create, user, body.fields, body.picture))
 
 

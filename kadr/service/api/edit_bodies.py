@@ -200,10 +200,10 @@ def edit_schemas(model: dict[str, Any], max_prompt_chars: int) -> dict[str, dict
         "type": "object", "additionalProperties": False, "required": ["name"],
         "properties": {**character, "video": VIDEO_REFERENCE, "image": image_url},
         "oneOf": [{"required": ["video"]}, {"required": ["image"]}],
-        "description": "A character: its name and its picture, from one of your videos (its middle frame) or a picture."}
+        "description": "A character: its name and its picture, from one of your videos (its sharpest frame) or a picture."}
     schemas["CreateCharacterForm"] = {
         "type": "object", "additionalProperties": False, "required": ["name"],
-        "properties": {**character, "video": {**VIDEO_FILE, "description": "A video file (its middle frame is "
+        "properties": {**character, "video": {**VIDEO_FILE, "description": "A video file (its sharpest frame is "
                                                                             "kept) or a picture."},
                        "video[id]": VIDEO_REFERENCE["properties"]["id"],
                        "image": {"type": "string", "contentMediaType": "application/octet-stream",
