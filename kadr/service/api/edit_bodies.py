@@ -8,7 +8,7 @@ bodies.py, whatever arrives answers 400 in OpenAI's shape naming the field, neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel
@@ -20,13 +20,10 @@ from kadr.service.api.errors import ApiError
 from kadr.service.edits import CreateCharacter, ExtendVideo, RemixVideo, UploadedVideo, VideoRef
 from kadr.service.videos import DATA_URL_PATTERN, VIDEO_ID_PATTERN, UploadedImage, text_schema
 
-M = TypeVar("M", bound=BaseModel)
-
-
 @dataclass(frozen=True)
 class FromVideoBody:
     video: VideoRef
-    fields: Any  # RemixVideo | ExtendVideo
+    fields: RemixVideo | ExtendVideo
 
 
 @dataclass(frozen=True)
@@ -61,6 +58,9 @@ async def character_body(request: Request) -> CharacterBody:
     read = await _read(request, file_fields=("video", "image"))
     video = read.fields.pop("video", None)
     image = read.fields.pop("image", None)
+    if video is not None and "video" in read.files or image is not None and "image" in read.files:
+        raise ApiError(400, "video: send a file or a reference ({\"id\": …}), not both.", param="video",
+                       code="invalid_value")
     given = [name for name, value in (("video", video or read.files.get("video")),
                                       ("image", image or read.files.get("image"))) if value is not None]
     if len(given) != 1:
@@ -83,7 +83,7 @@ async def character_body(request: Request) -> CharacterBody:
     return CharacterBody(fields, picture)
 
 
-async def _from_video(request: Request, model: type[M]) -> FromVideoBody:
+async def _from_video(request: Request, model: type[RemixVideo] | type[ExtendVideo]) -> FromVideoBody:
     read = await _read(request, file_fields=("video",))
     if "video" in read.files:
         if "video" in read.fields:
