@@ -137,6 +137,36 @@ def test_extend_makes_the_whole_longer_video(client: openai.OpenAI, finished) ->
     assert np.abs(longer[:8].astype(float) - source.astype(float)).mean() < 6
 
 
+def foreign_mp4(frames: int = 8, fps: int = 8, size: int = 64) -> bytes:
+    """A video kadr did not make (no kadr tags): a bright bar sliding right over a dark ground."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            picture = np.full((size, size, 3), 40, np.uint8)
+            picture[:, 4 * i:4 * i + 12] = (230, 200, 60)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    return buffer.getvalue()
+
+
+def test_a_video_kadr_did_not_make_is_extended_too(client: openai.OpenAI) -> None:
+    if "extend" not in TINY.features:
+        unsupported(lambda: client.videos.extend(prompt="", seconds="1", video=("bar.mp4", foreign_mp4(), "video/mp4")),
+                    "model")
+        return
+    video = client.videos.extend(prompt="", seconds="1", video=("bar.mp4", foreign_mp4(), "video/mp4"))
+    assert video.model_extra["source"] == {"kind": "extend", "video_id": None, "seconds": "1"}
+    done = client.videos.poll(video.id, poll_interval_ms=100)
+    assert done.status == "completed", done.error
+    assert (done.seconds, done.size) == ("2", "64x64")
+    frames = decode(client.videos.download_content(video.id).content)
+    assert frames.shape == (16, 64, 64, 3)
+    assert frames[7, :, 28:40].mean() > 150  # the source's last frame is there: the bar at 28-40 px
+
+
 def test_a_remix_is_canceled_and_refunded_like_any_job(client: openai.OpenAI, finished) -> None:
     used = client.get("/usage", cast_to=object)["credits_used"]
     queued = client.videos.create(prompt="a long slow river", seconds="8", size="64x64", extra_body={"fps": 8})
