@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 import warnings
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -132,6 +132,8 @@ class GenerationPlan:
                 data["cache"] = asdict(value) if value is not None else None
             elif f.name == "tier_loras":
                 data["tier_loras"] = [asdict(lora) for lora in value]
+            elif f.name == "source":  # an extension's or remix's source video: its facts (the file is the job's)
+                data["source"] = asdict(value) if value is not None else None
             else:
                 data[f.name] = list(value) if isinstance(value, tuple) else value
         return data
@@ -157,6 +159,8 @@ class GenerationPlan:
                 value = CachePolicy(**{**value, "mag_ratios": tuple(value.get("mag_ratios", ()))}) if value else None
             elif f.name == "tier_loras":
                 value = tuple(LoraRef(**lora) for lora in value)
+            elif f.name == "source":
+                value = SourceInfo(**value) if value is not None else None
             elif isinstance(value, list):
                 value = tuple(value)
             values[f.name] = value
@@ -361,7 +365,9 @@ class Engine:
         condition = fitted.frame if fitted is not None else None
         source_frames = None  # the source fitted to the frame (extend: written first; remix: remade pass by pass)
         if plan.source is not None:
-            source_frames = read_source_frames(plan.source, plan.width, plan.height, plan.fps,
+            # The file as this process has it (a worker's copy of the job's input), not where the plan was made.
+            source = plan.source if request.source_video is None else replace(plan.source, path=str(request.source_video))
+            source_frames = read_source_frames(source, plan.width, plan.height, plan.fps,
                                                plan.source_frames if plan.mode == "extend" else plan.num_frames)
             if plan.mode == "extend":
                 condition = Image.fromarray(source_frames[-1])

@@ -3,14 +3,17 @@ and of the long one (bench/bench_fuzz.py).
 
 Every check runs, on every operation the OpenAPI document lists, with positive and negative data. One
 thing a JSON schema cannot say is filled in as a client would: an ``input_reference`` of a schema-valid
-(positive) case becomes a real PNG, since random bytes are no picture and the server rightly refuses them.
-Negative cases keep whatever the fuzzer made.
+(positive) case becomes a real PNG, since random bytes are no picture and the server rightly refuses them
+(so do ``last_image`` and a character's ``image``; an uploaded ``video`` becomes a real MP4, a form's
+``shots`` real JSON). Two sums a schema cannot state are kept as the API documents them: shots of at most
+30 s in all, and an extension of at most 30 s with its source. Negative cases keep whatever the fuzzer made.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 import traceback
 from collections import Counter
@@ -33,8 +36,27 @@ def tiny_png() -> bytes:
     return buffer.getvalue()
 
 
+def tiny_mp4() -> bytes:
+    """A real H.264 MP4 of 4 frames, 32x32 at 8 fps (half a second)."""
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 60 * i, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return buffer.getvalue()
+
+
 PNG = tiny_png()
 PNG_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
+MP4 = tiny_mp4()
+FROM_VIDEO = ("/v1/videos/edits", "/v1/videos/extensions", "/v1/videos/characters")
 
 
 @dataclass
@@ -63,12 +85,36 @@ def _real_image(_: Any, case: Any) -> Any:
             and isinstance(body, dict) and "file" in body):
         body["file"] = PNG  # a picture with no provenance: verify answers that, with 200
         return case
-    if (meta is None or not meta.generation.mode.is_positive or case.operation.path != "/v1/videos"
-            or not isinstance(body, dict) or "input_reference" not in body):
+    if meta is None or not meta.generation.mode.is_positive or not isinstance(body, dict):
         return case
-    value = body["input_reference"]
-    body["input_reference"] = (PNG_URL if isinstance(value, str) and case.media_type == "application/json"
-                               else {"image_url": PNG_URL} if isinstance(value, dict) else PNG)
+    as_json = case.media_type == "application/json"
+    if case.operation.path in FROM_VIDEO:
+        if isinstance(body.get("video"), (bytes, str)) and not as_json:
+            body["video"] = MP4
+        if "image" in body:
+            body["image"] = PNG_URL if as_json else PNG
+        if case.operation.path.endswith("/extensions") and body.get("seconds") is not None:
+            body["seconds"] = "4"  # the half-second upload and 4 s: within the 30 s a video may have
+        return case
+    if case.operation.path != "/v1/videos":
+        return case
+    if "input_reference" in body:
+        value = body["input_reference"]
+        body["input_reference"] = (PNG_URL if isinstance(value, str) and as_json
+                                   else {"image_url": PNG_URL} if isinstance(value, dict) else PNG)
+    if "last_image" in body:
+        body["last_image"] = PNG_URL if as_json else PNG
+    if "shots" in body:  # shots take no pictures: the document says so, but coverage cannot judge `false` on a file
+        body.pop("input_reference", None)
+        body.pop("last_image", None)
+    if isinstance(body.get("shots"), str):  # a form's shots: one field of JSON
+        body["shots"] = json.dumps([{"prompt": "a beach at dawn", "duration": 2}, {"prompt": "a forest", "duration": 3}])
+    elif isinstance(body.get("shots"), list) and body["shots"]:
+        share = int(3000 / len(body["shots"])) / 100  # 30 s in all (a shot left without one is 5 s)
+        for shot in body["shots"]:
+            if isinstance(shot, dict):
+                duration = shot.get("duration", 5)
+                shot["duration"] = min(duration, share) if isinstance(duration, (int, float)) else duration
     return case
 
 

@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from kadr import __version__
-from kadr.service.api import account, bodies, errors, events, system, verify, videos
+from kadr.service.api import account, bodies, characters, edit_bodies, errors, events, system, verify, videos
 from kadr.service.api.middleware import ServiceMiddleware
 from kadr.service.artifacts import ArtifactStore, open_store
 from kadr.service.events import EventBus
@@ -28,7 +28,8 @@ from kadr.service.ratelimit import RateLimiter
 from kadr.service.ray_pool import RayConfig
 from kadr.service.scheduler import Scheduler, SchedulerConfig
 from kadr.service.settings import ServiceSettings, cuda_device_count, parse_devices
-from kadr.service.store import Database, JobStore, KeyCache, UserStore
+from kadr.service.edits import CharacterService, EditService
+from kadr.service.store import CharacterStore, Database, JobStore, KeyCache, UserStore
 from kadr.service.usage import UsageService
 from kadr.service.videos import Limits, VideoService
 from kadr.service.webhooks import WebhookSender
@@ -93,6 +94,8 @@ def _openapi(app: FastAPI, settings: ServiceSettings) -> dict[str, Any]:
         here = [s.name for s in registry.all_specs() if s.builtin or registry.weights_present(s)]
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(bodies.request_schemas(here, settings.max_prompt_chars))
+        components.update(edit_bodies.edit_schemas(components["CreateVideoForm"]["properties"]["model"],
+                                                   settings.max_prompt_chars))
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
         for item in schema["paths"].values():
@@ -149,6 +152,9 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
             jobs, plans, bus, metrics, settings.videos_dir,
             Limits(settings.max_prompt_chars, settings.max_image_bytes, settings.max_image_pixels),
             wake_workers=scheduler.wake, stop_worker=scheduler.cancel, clock=clock, artifacts=artifacts)
+        state.edits = EditService(state.videos, settings.max_request_bytes)
+        state.characters = CharacterService(CharacterStore(db), state.videos, settings.data / "characters",
+                                            settings.max_request_bytes)
         state.usage = UsageService(jobs, plans, clock)
         state.health = HealthMonitor.for_service(settings, jobs, scheduler, clock)
         metrics.watch(jobs.count_by_status, scheduler.stats, bus.count, state.health.report)
@@ -177,6 +183,7 @@ def create_app(settings: ServiceSettings, clock: Callable[[], float] = time.time
     errors.install(app)
     app.add_middleware(ServiceMiddleware, metrics=metrics, max_body=settings.max_request_bytes)
     app.include_router(system.router)
+    app.include_router(characters.router)  # before videos: /v1/videos/characters/{id} is no video id
     app.include_router(videos.router)
     app.include_router(events.router)
     app.include_router(account.router)

@@ -41,6 +41,7 @@ def list_models(created: int) -> list[dict[str, Any]]:
             "description": spec.description,
             "family": spec.family,
             "tasks": list(spec.tasks),
+            "features": list(spec.features),  # extend, remix, first-last-frame, shots, reference (issue 18)
             "tiers": serving.get(spec.name, []),
             "available": spec.builtin or registry.weights_present(spec),
             "parameters": spec.parameters,

@@ -74,6 +74,22 @@ STORE_UNWRITABLE = "store_unwritable"  # the video was made, but the store could
 WORKER_LOST = "worker_lost"  # found running with no worker behind it (reconciliation)
 
 
+SourceKind = Literal["remix", "edit", "extend"]
+SOURCE_KINDS: tuple[SourceKind, ...] = ("remix", "edit", "extend")
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """What a job goes on from (issue 18): one of the user's videos (``video_id``) or an uploaded file (None).
+
+    ``seconds``: the source's length, so that an extension's object shows the whole, stitched length.
+    """
+
+    kind: SourceKind
+    video_id: str | None
+    seconds: float
+
+
 @dataclass(frozen=True)
 class NewJob:
     """A job about to be accepted: everything decided at submission, in its spec."""
@@ -83,6 +99,7 @@ class NewJob:
     spec: JobSpec
     image_path: str | None  # the input picture's path (image-to-video), shown as ``image_to_video``
     cost: int
+    source: JobSource | None = None  # remix, edit or extend: what it goes on from
 
     # The delivered file's size and frame rate: the plan's, after upscaling and smooth motion (kadr.post.choices).
     @property
@@ -152,6 +169,7 @@ class JobRecord:
     poster_path: str | None
     sprites_path: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    source: JobSource | None = None
 
     @property
     def tier(self) -> str:
@@ -178,6 +196,7 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         error = {"code": job.error_code or (CANCELED if job.status == "canceled" else GENERATION_FAILED),
                  "message": job.error_message or ("canceled" if job.status == "canceled" else "generation failed")}
     r = job.spec.request
+    source = job.source
     return {
         "id": job.id,
         "object": "video",
@@ -188,10 +207,10 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "completed_at": int(job.completed_at) if job.completed_at is not None else None,
         "expires_at": int(job.expires_at) if job.expires_at is not None else None,
         "prompt": job.spec.prompt,
-        "seconds": seconds_text(float(r.get("duration") or 0.0)),
+        "seconds": seconds_text(total_seconds(job)),
         "size": f"{job.width}x{job.height}",
         "error": error,
-        "remixed_from_video_id": None,
+        "remixed_from_video_id": source.video_id if source is not None and source.kind != "extend" else None,
         "kadr_status": job.status,
         "eta_seconds": job.eta_seconds if job.status == "running" else (0.0 if job.status == "succeeded" else None),
         "stage": job.stage,
@@ -210,4 +229,19 @@ def video_object(job: JobRecord) -> dict[str, Any]:
         "cost": job.cost,
         "warnings": list(job.warnings),
         "provenance": job.metadata.get("provenance"),  # {"c2pa": true, "watermark": ...} once made
+        "source": None if source is None else {"kind": source.kind, "video_id": source.video_id,
+                                               "seconds": seconds_text(source.seconds)},
+        "shots": r.get("shots") or None,  # [{"prompt", "duration", "camera", "style"}, ...] of a multi-shot video
+        "transition": r.get("transition") if r.get("shots") else None,
     }
+
+
+def total_seconds(job: JobRecord) -> float:
+    """The video's length: an extension is the source and what it adds (OpenAI: "the stitched total duration"),
+    a remix as long as its source."""
+    requested = float(job.spec.request.get("duration") or 0.0)
+    if job.source is None:
+        return requested
+    if job.spec.plan is not None:  # the plan's: an extension's source frames (retimed) and new ones; a remix's
+        return float(job.spec.plan["duration"])
+    return job.source.seconds + requested if job.source.kind == "extend" else job.source.seconds

@@ -10,6 +10,7 @@ the field named, rather than failing later in a worker).
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import secrets
@@ -25,13 +26,14 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from kadr.camera import CAMERA_MOTIONS
 from kadr.errors import InvalidRequestError, KadrError
 from kadr.provenance.policy import enforce_policy
-from kadr.request import (ASPECTS, DEFAULT_ASPECT, MAX_DURATION_S, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE,
-                          MIN_DURATION_S, MIN_FPS, MIN_SIDE, SIZE_PATTERN, STYLES, TEXT_PATTERN, TIERS,
-                          UPSCALES, WHOLE_SECONDS_PATTERN, VideoRequest, check_text, load_image)
+from kadr.request import (ASPECTS, DEFAULT_ASPECT, MAX_DURATION_S, MAX_FPS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SHOTS,
+                          MAX_SIDE, MIN_DURATION_S, MIN_FPS, MIN_SIDE, SIZE_PATTERN, STYLES, TEXT_PATTERN, TIERS,
+                          TRANSITIONS, UPSCALES, WHOLE_SECONDS_PATTERN, VideoRequest, check_text, load_image)
 from kadr.service.artifacts import ArtifactStore, LocalArtifacts, RemoteObject
 from kadr.service.events import EventBus, VideoEvent
 from kadr.service.jobfiles import JobFiles
-from kadr.service.jobs import JobRecord, NewJob, video_object
+from kadr.service.features import require_features
+from kadr.service.jobs import JobRecord, JobSource, NewJob, video_object
 from kadr.service.jobspec import JobSpec
 from kadr.service.metrics import ServiceMetrics
 from kadr.service.plans import PlanBook
@@ -88,6 +90,27 @@ class NotReady(KadrError):
     """The video has no content (yet, or any more)."""
 
 
+def _json_list(value: Any) -> Any:
+    """A form sends ``shots`` as one field holding the JSON list; JSON bodies send the list itself."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequestError("shots", value[:40], f"a JSON list of shots ({exc.msg})") from None
+    return value
+
+
+class ShotIn(BaseModel):
+    """One shot of ``shots``: its own prompt, length and, optionally, camera and style."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Annotated[str, WithJsonSchema(text_schema("What the shot shows.", required=True))]
+    duration: Annotated[float, Ge(1), Le(30), Field(description="Seconds, 1 to 30.")] = 5.0
+    camera: Literal[CAMERA_MOTIONS] | None = None  # type: ignore[valid-type]
+    style: Literal[STYLES] | None = None  # type: ignore[valid-type]
+
+
 class CreateVideo(BaseModel):
     """The body of POST /v1/videos: OpenAI's fields, then kadr's extras (a new field here is in the API's schema).
 
@@ -121,6 +144,14 @@ class CreateVideo(BaseModel):
                     "minute for 5 s at 720p on 2 cores); off or unset: the tier's choice (none).")] = None
     smooth: Annotated[bool | None, Field(
         description="Smooth motion: in-between frames to twice the frame rate (up to 60 fps); unset: the tier's choice (off).")] = None
+    # ---- issue 18 (what a model cannot do answers 400 unsupported_feature naming the field) ----
+    shots: Annotated[list[ShotIn], BeforeValidator(_json_list), Field(
+        min_length=1, max_length=MAX_SHOTS, description="Several shots in one video, each with its prompt, duration, camera, style "
+                                          "(in a form: one field holding the JSON list); seconds is their sum.")] = []
+    transition: Annotated[Literal[TRANSITIONS] | None, Field(  # type: ignore[valid-type]
+        description="How shots are joined: cut (default) or crossfade.")] = None
+    characters: Annotated[list[Annotated[str, Field(max_length=64)]], Field(
+        max_length=1, description="Characters (POST /v1/videos/characters) the video shows: one id.")] = []
 
     @model_validator(mode="after")
     def _size_or_aspect(self) -> "CreateVideo":
@@ -254,13 +285,23 @@ class VideoService:
 
     # ---- create ------------------------------------------------------------------------------
 
-    def create(self, user: UserRecord, body: CreateVideo, image: UploadedImage | None) -> JobRecord:
-        # A prompt given must say something; only image-to-video may leave it out.
+    def create(self, user: UserRecord, body: CreateVideo, image: UploadedImage | None,
+               last_image: UploadedImage | None = None, reference: Path | None = None) -> JobRecord:
+        """``last_image``: the last frame (with ``image`` the first); ``reference``: a character's picture."""
+        # A prompt given must say something; only image-to-video and shots may leave it out.
         prompt = check_text(body.prompt, "prompt", self.limits.max_prompt_chars,
-                            required=image is None or body.prompt is not None)
+                            required=(image is None and not body.shots) or body.prompt is not None)
         negative_prompt = check_text(body.negative_prompt, "negative_prompt", self.limits.max_prompt_chars) or None
         enforce_policy(prompt, who=user.name)  # before anything is stored or charged
         seconds = parse_seconds(body.seconds)
+        shots = tuple(shot.model_dump() for shot in body.shots)
+        if shots:  # the video is the shots: its length is theirs
+            total = sum(shot["duration"] for shot in shots)
+            if body.seconds is not None and seconds != total:
+                raise InvalidRequestError("seconds", body.seconds, f"leave it out with shots (they add up to {total:g} s)")
+            if total > MAX_DURATION_S:
+                raise InvalidRequestError("shots", f"{total:g} s in all", f"shots of at most {MAX_DURATION_S:g} s in all")
+            seconds = total
         tier = tier_of(body.model, body.quality)
         picture = self._image(image) if image is not None else None
         task = "image-to-video" if picture is not None else "text-to-video"
@@ -271,10 +312,20 @@ class VideoService:
             prompt=prompt, negative_prompt=negative_prompt, image=picture, duration=seconds, aspect=aspect,
             resolution=resolution, fps=body.fps, style=body.style, camera=body.camera, tier=tier,  # type: ignore[arg-type]
             model=spec.name, seed=seed, loop=body.loop, format="mp4", upscale=body.upscale, smooth=body.smooth,
+            shots=shots, transition=body.transition or "cut", reference_image=reference,
+            last_image=self._image(last_image, "last_image") if last_image is not None else None,
         )
+        return self.submit(user, new_job_id(), request, spec)
+
+    def submit(self, user: UserRecord, job_id: str, request: VideoRequest, spec: Any,
+               source: JobSource | None = None) -> JobRecord:
+        """Plan ``request`` on ``spec`` (refused here if it cannot be made), save its files, charge and queue it.
+
+        Also the path of remix, edit and extend (kadr.service.edits), whose ``source`` says what they go on from.
+        """
+        require_features(request, spec)  # naming the API field that asked, before the engine's own check
         plan = self.planner.plan(request, spec)  # the one plan of this job: workers run it as it is
         plan_ = self.plans.get(user.plan)
-        job_id = new_job_id()
         files = JobFiles.of(self.videos_dir, job_id)
         try:
             job_spec = JobSpec.of(request, plan, files.save_inputs(request))
@@ -282,7 +333,7 @@ class VideoService:
             files.remove()
             raise
         image_path = str(files.path(job_spec.files["image"])) if "image" in job_spec.files else None
-        job = NewJob(job_id, user.id, job_spec, image_path, plan_.tier(tier).cost)
+        job = NewJob(job_id, user.id, job_spec, image_path, plan_.tier(request.tier).cost, source=source)
         try:
             record = self.jobs.submit(job, plan_, self.clock())
         except QuotaExceeded as exc:
@@ -292,20 +343,20 @@ class VideoService:
         except BaseException:
             files.remove()
             raise
-        self.metrics.jobs_submitted.labels(tier, spec.name).inc()
+        self.metrics.jobs_submitted.labels(request.tier, spec.name).inc()
         self._publish(record)
         self.wake_workers()
         return record
 
-    def _image(self, image: UploadedImage) -> Any:
+    def _image(self, image: UploadedImage, param: str = "input_reference") -> Any:
         if len(image.data) > self.limits.max_image_bytes:
-            raise InvalidRequestError("input_reference", f"{image.filename} ({len(image.data)} bytes)",
+            raise InvalidRequestError(param, f"{image.filename} ({len(image.data)} bytes)",
                                       f"a PNG, JPEG or WebP image of at most {self.limits.max_image_bytes // 2**20} MB")
         size = _header_size(image.data)  # checked before decoding: a small file can hold a huge picture
         if size is not None and size[0] * size[1] > self.limits.max_image_pixels:
-            raise InvalidRequestError("input_reference", f"{image.filename} ({size[0]}x{size[1]})",
+            raise InvalidRequestError(param, f"{image.filename} ({size[0]}x{size[1]})",
                                       f"an image of at most {self.limits.max_image_pixels / 1e6:g} megapixels")
-        return load_image(image.data, "input_reference", name=image.filename)
+        return load_image(image.data, param, name=image.filename)
 
     # ---- read, cancel, delete ----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 
 import { LANGS, detectLang, makeT } from "./i18n.js";
 import { fillPost, loadPostCosts, postFields, renderPostCosts } from "./post.js";
+import { installEdit } from "./edit.js";
 
 const KEY_STORE = "kadr.apiKey";
 const LANG_STORE = "kadr.lang";
@@ -661,9 +662,12 @@ async function submit(event) {
   error.textContent = "";
   $$("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
   if (f.mode === "image" && !state.image) { error.textContent = t("error.image"); $("#image-input").focus(); return; }
-  if (f.mode === "text" && !f.prompt) { error.textContent = t("error.prompt"); $("#prompt").setAttribute("aria-invalid", "true"); $("#prompt").focus(); return; }
+  if (f.mode === "text" && !f.prompt && !edit.shotsFields()) { error.textContent = t("error.prompt"); $("#prompt").setAttribute("aria-invalid", "true"); $("#prompt").focus(); return; }
 
+  const shots = edit.shotsFields();
+  if (shots?.error) { error.textContent = shots.error; shots.field.setAttribute("aria-invalid", "true"); shots.field.focus(); return; }
   const fields = { prompt: f.prompt, seconds: String(f.seconds), aspect: f.aspect, quality: f.quality };
+  if (shots) { Object.assign(fields, shots); delete fields.seconds; if (!fields.prompt) delete fields.prompt; }
   if (f.style !== "auto") fields.style = f.style;
   if (f.camera !== "auto") fields.camera = f.camera;
   if (f.seed !== "") fields.seed = Number(f.seed);
@@ -712,6 +716,7 @@ function fillForm(v) {
   setRadio("camera", CAMERAS.includes(cam) ? cam : "auto");
   $("#seed").value = v.seed ?? "";
   $("#negative").value = v.negative_prompt || "";
+  edit.fill(v);
   if (v.seed != null || v.negative_prompt) $("#more").open = true;
   fillPost(v);
   updateCount();
@@ -944,6 +949,7 @@ async function openPlayer(id) {
   fresh.classList.remove("icon");
   fresh.dataset.act = "delete";
   del.replaceWith(fresh);
+  edit.playerOpened(v);
   if (!dialog.open) dialog.showModal();
   mediaURL(id, "thumbnail").then((url) => { if (state.playerId === id) video.poster = url; }, () => {});
   try {
@@ -1018,6 +1024,7 @@ function applyLang(lang) {
   renderAdvice();
   renderUsage();
   setLive($("#live").dataset.state);
+  edit.applyLang();
   // Rebuild dynamic rows so their words follow the language.
   $("#queue-list").textContent = "";
   $("#gallery-grid").textContent = "";
@@ -1064,6 +1071,7 @@ function showApp() {
   renderUsage();
   loadUsage();
   refreshList();
+  edit.loadModels();
   startLive();
   scheduleAdvice();
 }
@@ -1097,10 +1105,10 @@ function wire() {
   formNode.addEventListener("submit", submit);
   formNode.addEventListener("change", (e) => {
     const name = e.target.name;
-    if (name === "mode") updateMode();
+    if (name === "mode") { updateMode(); edit.renderShots(); }
     if (name === "aspect" && e.isTrusted) state.aspectChosen = true;
     if (["aspect", "camera", "style", "seconds"].includes(name)) { updatePreview(); scheduleAdvice(); }
-    if (name === "quality") renderUsage();
+    if (name === "quality") { renderUsage(); edit.renderShots(); }
     if (["quality", "upscale", "smooth"].includes(name)) updatePreview();
   });
   $("#duration").addEventListener("input", updatePreview);
@@ -1144,9 +1152,13 @@ function wire() {
 }
 const hasFile = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
 
+let edit = null; // the shots editor and the extend form (edit.js)
+
 async function boot() {
   buildPresets();
   wire();
+  edit = installEdit({ $, el, api, state, upsert, toast, short, loadUsage, cameras: CAMERAS, t: () => t,
+                       mode: () => form().mode, tier: () => form().quality });
   applyLang(state.lang);
   loadPostCosts().then(updatePreview);
   if (!state.key) return showSignin();

@@ -25,7 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kadr.service.api.errors import ApiError
 from kadr.service.catalog import PromptCheck
-from kadr.service.videos import DATA_URL_PATTERN, CreateVideo, UploadedImage, text_schema
+from kadr.request import MAX_SHOTS
+from kadr.service.videos import DATA_URL_PATTERN, CreateVideo, ShotIn, UploadedImage, text_schema
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,6 +40,7 @@ _EMPTY_MEANS_UNSET = ("prompt", "negative_prompt")
 class CreateVideoBody:
     fields: CreateVideo
     image: UploadedImage | None
+    last_image: UploadedImage | None = None  # the last frame (first and last frame): a file or a data: URL
 
 
 # ---- reading --------------------------------------------------------------------------------------
@@ -86,14 +88,20 @@ async def create_video_body(request: Request) -> CreateVideoBody:
     """POST /v1/videos: JSON, or a form (multipart, as the openai client sends it; or urlencoded)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        fields, image = await _read_form(request)
-        return CreateVideoBody(validate(CreateVideo, fields, strict=False), image)
+        fields, image, last = await _read_form(request)
+        return CreateVideoBody(validate(CreateVideo, fields, strict=False), image, last)
     data = parse_json_object(await request.body())
     image = _json_reference(data.pop("input_reference", None))
-    return CreateVideoBody(validate(CreateVideo, data, strict=True), image)
+    given = "last_image" in data
+    last = data.pop("last_image", None)
+    if given and not isinstance(last, str):  # null too: the document admits a data: URL only
+        raise ApiError(400, "last_image: expected a data: URL (data:image/png;base64,…) or, in a form, a file.",
+                       param="last_image", code="invalid_value")
+    return CreateVideoBody(validate(CreateVideo, data, strict=True), image,
+                           _data_url(last, "last_image") if last is not None else None)
 
 
-async def _read_form(request: Request) -> tuple[dict[str, Any], UploadedImage | None]:
+async def _read_form(request: Request) -> tuple[dict[str, Any], UploadedImage | None, UploadedImage | None]:
     try:
         form = await request.form(max_files=4, max_fields=MAX_FORM_FIELDS)
     except StarletteHTTPException as exc:  # Starlette's word for a multipart body it cannot parse
@@ -106,12 +114,21 @@ async def _read_form(request: Request) -> tuple[dict[str, Any], UploadedImage | 
         fields: dict[str, Any] = {}
         references: list[UploadedImage] = []
         reference_fields: dict[str, Any] = {}
+        last: list[UploadedImage] = []
         for key, value in items:
-            if isinstance(value, UploadFile):
+            if key == "last_image":  # the last frame: a file, or a data: URL as a plain field
+                last.append(UploadedImage(await value.read(), value.filename or "upload") if isinstance(value, UploadFile)
+                            else _data_url(value, "last_image"))
+            elif isinstance(value, UploadFile):
                 if key != "input_reference":
-                    raise ApiError(400, f"Unexpected file field {_short(key)}: the image goes in 'input_reference'.",
-                                   param=key[:40], code="unknown_parameter")
+                    raise ApiError(400, f"Unexpected file field {_short(key)}: the image goes in 'input_reference' "
+                                        "(the last frame in 'last_image').", param=key[:40], code="unknown_parameter")
                 references.append(UploadedImage(await value.read(), value.filename or "upload"))
+            elif key in ("characters", "characters[]"):  # one id, or the openai client's way with a list in a form
+                fields.setdefault("characters", []).append(value)
+            elif key.startswith("shots["):
+                raise ApiError(400, "shots: in a form, send the list as one field holding JSON "
+                                    "(shots='[{\"prompt\": …, \"duration\": 3}]').", param="shots", code="invalid_value")
             elif key == "input_reference":  # a data: URL sent as a plain field
                 references.append(_data_url(value))
             elif key.startswith("input_reference[") and key.endswith("]"):
@@ -128,9 +145,12 @@ async def _read_form(request: Request) -> tuple[dict[str, Any], UploadedImage | 
         if len(references) > 1:
             raise ApiError(400, f"input_reference: got {len(references)} images; allowed: one image per request.",
                            param="input_reference", code="invalid_value")
+        if len(last) > 1:
+            raise ApiError(400, f"last_image: got {len(last)} images; allowed: one.", param="last_image",
+                           code="invalid_value")
     finally:
         await form.close()
-    return fields, references[0] if references else None
+    return fields, references[0] if references else None, last[0] if last else None
 
 
 def _json_reference(reference: Any) -> UploadedImage | None:
@@ -160,19 +180,20 @@ def _reference_object(reference: dict[str, Any]) -> UploadedImage:
     return _data_url(url)
 
 
-def _data_url(url: str) -> UploadedImage:
+def _data_url(url: str, param: str = "input_reference") -> UploadedImage:
     """A ``data:image/…;base64,…`` URL. Remote URLs are refused: the server fetches nothing on a client's behalf."""
+    where = "input_reference.image_url" if param == "input_reference" else param
     if not url.startswith("data:"):
-        raise ApiError(400, "input_reference.image_url: only data: URLs (base64 images) are accepted; "
-                            "this server does not fetch remote URLs.", param="input_reference", code="unsupported_value")
+        raise ApiError(400, f"{where}: only data: URLs (base64 images) are accepted; "
+                            "this server does not fetch remote URLs.", param=param, code="unsupported_value")
     match = _DATA_URL_RE.match(url)
     if match is None:
-        raise ApiError(400, "input_reference.image_url: expected data:image/png, image/jpeg or image/webp;base64,…",
-                       param="input_reference", code="invalid_value")
+        raise ApiError(400, f"{where}: expected data:image/png, image/jpeg or image/webp;base64,…",
+                       param=param, code="invalid_value")
     try:
         data = base64.b64decode(url[match.end():], validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, "input_reference.image_url: the base64 data is not valid.", param="input_reference",
+        raise ApiError(400, f"{where}: the base64 data is not valid.", param=param,
                        code="invalid_value") from None
     return UploadedImage(data, "image_url")
 
@@ -222,11 +243,24 @@ def request_schemas(models: list[str], max_prompt_chars: int) -> dict[str, dict[
     properties = {name: {k: v for k, v in prop.items() if k != "title"} for name, prop in base["properties"].items()}
     properties.update(prompt=prompt, model={**model, "anyOf": [*model["anyOf"], {"type": "null"}]},
                       negative_prompt={**negative, "type": ["string", "null"]})
-    one_of_prompt_or_image = [{"required": ["prompt"]}, {"required": ["input_reference"]}]
-    # "Not both": with size, no aspect (spelt without `not`, which fuzzers' coverage phase cannot judge on files).
-    not_size_and_aspect = {"size": {"properties": {"aspect": False}}}
+    one_of_prompt_or_image = [{"required": ["prompt"]}, {"required": ["input_reference"]}, {"required": ["shots"]}]
+    # "Not both": with size, no aspect (spelt without `not`, which fuzzers' coverage phase cannot judge on files);
+    # shots set the length and take no pictures; a last frame needs a first.
+    not_size_and_aspect = {"size": {"properties": {"aspect": False}},
+                           "shots": {"properties": {"input_reference": False, "last_image": False, "seconds": False}},
+                           "last_image": {"required": ["input_reference"]}}
     image_url = {"type": "string", "pattern": DATA_URL_PATTERN,
                  "description": "A base64 data: URL of a PNG, JPEG or WebP image (remote URLs are not fetched)."}
+    shot = ShotIn.model_json_schema()
+    shot = {**{k: v for k, v in shot.items() if k != "title"}, "additionalProperties": False,
+            "properties": {name: {k: v for k, v in prop.items() if k != "title"} for name, prop in shot["properties"].items()}}
+    shot["properties"]["prompt"] = text_schema("What the shot shows.", required=True, max_chars=max_prompt_chars)
+    properties.update(
+        shots={"type": "array", "minItems": 1, "maxItems": MAX_SHOTS, "items": shot,
+               "description": "Several shots in one video (at most 30 s in all); the video's seconds is their sum."},
+        characters={"type": "array", "maxItems": 1, "items": {"type": "string", "maxLength": 64},
+                    "description": "One character's id (POST /v1/videos/characters): the video shows them."},
+        last_image={**image_url, "description": "The last frame (with input_reference the first): a data: URL."})
     as_json = {
         "type": "object", "additionalProperties": False,
         "properties": {**properties, "input_reference": {
@@ -238,6 +272,12 @@ def request_schemas(models: list[str], max_prompt_chars: int) -> dict[str, dict[
     }
     form_properties = {name: _without_null(prop) for name, prop in properties.items()}
     form_properties["model"] = model
+    form_properties["shots"] = {"type": "string", "contentMediaType": "application/json",
+                                "description": "The shots as one field holding their JSON list."}
+    form_properties["characters"] = {"type": "string", "maxLength": 64, "description": "One character's id."}
+    form_properties["last_image"] = {"type": "string", "contentMediaType": "application/octet-stream",
+                                     "description": "The last frame (with input_reference the first): a PNG, JPEG or "
+                                                    "WebP file."}
     as_form = {
         "type": "object", "additionalProperties": False,
         "properties": {**form_properties, "input_reference": {

@@ -15,6 +15,7 @@ from kadr.errors import InvalidRequestError
 from kadr.service.api.middleware import BodyTooLarge
 from kadr.service.api.models import ErrorResponse
 from kadr.service.store import QuotaExceeded
+from kadr.service.features import UnsupportedFeature
 from kadr.service.videos import NotFound, NotReady
 
 log = logging.getLogger("kadr.service.api")
@@ -32,7 +33,7 @@ PARAM_NAMES = {"duration": "seconds", "resolution": "size", "tier": "quality", "
 STATUS_MEANINGS: dict[int, str] = {
     400: "Invalid request: a field, the body or a query parameter (the message and param say which).",
     401: "Missing or wrong API key.",
-    404: "No such video for this key (other users' videos are not found either).",
+    404: "No such video (or character) for this key (other users' are not found either); param names the field.",
     409: "The video has no content yet (it is not completed).",
     413: "The request body is larger than the server accepts.",
     429: "Over the key's request rate (rate_limit_error, with retry-after) or the plan's quota (insufficient_quota).",
@@ -78,6 +79,12 @@ def _invalid(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, message, code="invalid_value", param=param)
 
 
+def _unsupported(_: Request, exc: Exception) -> JSONResponse:
+    """A model asked for what it cannot do (kadr.service.features.UnsupportedFeature): its field is already the API's."""
+    assert isinstance(exc, InvalidRequestError)
+    return error_response(400, str(exc), code="unsupported_feature", param=exc.field)
+
+
 def quote(value: Any) -> str:
     """A refused value as messages show it: at most a line, never the whole of a huge or deep value."""
     try:
@@ -113,9 +120,19 @@ def _quota(_: Request, exc: Exception) -> JSONResponse:
     return error_response(429, str(exc), "insufficient_quota", exc.limit, None, headers)
 
 
-def _not_found(_: Request, exc: Exception) -> JSONResponse:
+def _not_found(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotFound)
+    # GET /v1/videos/edits reached the {video_id} route, but the path is POST /v1/videos/edits's: 405, as for any path.
+    allowed = allowed_methods(request)
+    if allowed and request.method not in allowed:
+        return _method_not_allowed(request, allowed)
     return error_response(404, str(exc), code="not_found", param=exc.param)
+
+
+def _method_not_allowed(request: Request, allowed: list[str]) -> JSONResponse:
+    path = request.url.path if len(request.url.path) <= 80 else request.url.path[:77] + "..."
+    return error_response(405, f"Method {request.method} is not allowed on {path}; allowed: {', '.join(allowed)}.",
+                          code="method_not_allowed", headers={"allow": ", ".join(allowed)})
 
 
 def _not_ready(_: Request, exc: Exception) -> JSONResponse:
@@ -130,12 +147,16 @@ def allowed_methods(request: Request) -> list[str]:
     """
     from fastapi.routing import iter_route_contexts
 
-    methods: set[str] = set()
+    # A path that spells out a route (/v1/videos/extensions) is that route's, not also a {video_id}'s: of the
+    # routes that match, those with the most literal segments say what the path takes.
+    methods: dict[int, set[str]] = {}
     for context in iter_route_contexts(request.app.routes):
         regex = getattr(context.route, "path_regex", None)
         if regex is not None and context.methods and regex.match(request.url.path):
-            methods |= set(context.methods)
-    return sorted(methods)
+            path = getattr(context.route, "path", "")
+            literal = sum(1 for part in path.split("/") if part and not part.startswith("{"))
+            methods.setdefault(literal, set()).update(context.methods)
+    return sorted(methods[max(methods)]) if methods else []
 
 
 def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -144,9 +165,7 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code in (404, 405):
         allowed = allowed_methods(request)
         if allowed and request.method not in allowed:
-            return error_response(405, f"Method {request.method} is not allowed on {path}; allowed: "
-                                       f"{', '.join(allowed)}.", code="method_not_allowed",
-                                  headers={"allow": ", ".join(allowed)})
+            return _method_not_allowed(request, allowed)
     if exc.status_code == 404:
         return error_response(404, f"Unknown request URL: {request.method} {path}.", code="unknown_url")
     if exc.status_code == 405:
@@ -167,6 +186,7 @@ def _internal(_: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidRequestError, _invalid)
+    app.add_exception_handler(UnsupportedFeature, _unsupported)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(QuotaExceeded, _quota)
     app.add_exception_handler(NotFound, _not_found)

@@ -27,6 +27,21 @@ class VideoError(BaseModel):
     message: str
 
 
+class VideoSource(BaseModel):
+    """What a remix, edit or extension went on from: one of the user's videos (video_id) or an upload (null)."""
+
+    kind: Literal["remix", "edit", "extend"]
+    video_id: str | None
+    seconds: str  # the source's length; an extension's ``seconds`` is this and what it added
+
+
+class ShotOut(BaseModel):
+    prompt: str
+    duration: float
+    camera: str | None = None
+    style: str | None = None
+
+
 class VideoObject(BaseModel):
     """OpenAI's video object, then kadr's fields."""
 
@@ -61,6 +76,22 @@ class VideoObject(BaseModel):
     cost: int
     warnings: list[str]
     provenance: dict[str, Any] | None = None  # what the file carries: {"c2pa": true, "watermark": bool, ...}
+    source: VideoSource | None = None  # remix, edit, extension: what it goes on from
+    shots: list[ShotOut] | None = None  # a video of several shots: each one's prompt, length, camera, style
+    transition: Literal["cut", "crossfade"] | None = None
+
+
+class CharacterObject(BaseModel):
+    """OpenAI's character (id, created_at, name), then kadr's: the reference picture's size and where it came from."""
+
+    id: str
+    object: Literal["character"] = "character"
+    created_at: int
+    name: str
+    width: int
+    height: int
+    source: Literal["image", "video", "video_id"]
+    source_video_id: str | None
 
 
 class VideoList(BaseModel):

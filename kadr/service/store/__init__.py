@@ -3,6 +3,7 @@
 One SQLAlchemy code path for SQLite (the embedded default) and PostgreSQL (``--db postgresql://…``).
 """
 
+from kadr.service.store.characters import CharacterRecord, CharacterStore, new_character_id
 from kadr.service.store.database import Database, StoreInUse, hold_single_replica, normalize_url
 from kadr.service.store.jobs import (
     Delivery,
@@ -20,6 +21,8 @@ from kadr.service.store.jobs import (
 from kadr.service.store.users import KeyCache, NewUser, UserError, UserRecord, UserStore, hash_key
 
 __all__ = [
+    "CharacterRecord",
+    "CharacterStore",
     "Database",
     "Delivery",
     "Failed",
@@ -39,6 +42,7 @@ __all__ = [
     "UserStore",
     "hash_key",
     "hold_single_replica",
+    "new_character_id",
     "new_job_id",
     "normalize_url",
 ]

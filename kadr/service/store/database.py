@@ -21,11 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import create_engine, event, inspect, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from kadr.errors import KadrError
+from kadr.service.store.migrate import add_missing_columns
 from kadr.service.store.schema import SCHEMA_VERSION, Base, MetaRow
 
 
@@ -73,7 +74,7 @@ class Database:
 
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        add_missing_columns(self.engine, Base.metadata)  # a store made by an older kadr: its new, nullable columns
         with self.write() as session:
             row = session.get(MetaRow, "schema_version")
             if row is None:
@@ -81,7 +82,7 @@ class Database:
             elif int(row.value) > SCHEMA_VERSION:
                 raise RuntimeError(f"the store has schema {row.value}, newer than this kadr ({SCHEMA_VERSION}); upgrade kadr")
             elif int(row.value) < SCHEMA_VERSION:
-                row.value = str(SCHEMA_VERSION)  # _add_missing_columns brought it up to date
+                row.value = str(SCHEMA_VERSION)  # add_missing_columns brought it up to date
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -124,29 +125,6 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Bring a store made by an older kadr up to date: columns added since (all nullable) are added.
-
-    create_all makes missing tables but leaves existing ones alone; a column kadr added later is an
-    ``ALTER TABLE … ADD COLUMN`` here, the same statement on SQLite and PostgreSQL.
-    """
-    found = inspect(engine)
-    tables = set(found.get_table_names())
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            if table.name not in tables:
-                continue
-            present = {column["name"] for column in found.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                if not column.nullable:
-                    raise RuntimeError(f"the store's table {table.name} lacks the column {column.name}, which cannot be "
-                                       "added to existing rows; migrate the store by hand")
-                kind = column.type.compile(dialect=engine.dialect)
-                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
 
 
 def hold_single_replica(url: str) -> int | None:

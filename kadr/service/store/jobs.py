@@ -30,6 +30,7 @@ from kadr.service.jobs import (
     CANCELED,
     TOO_MANY_ATTEMPTS,
     JobRecord,
+    JobSource,
     JobStatus,
     NewJob,
     video_object,
@@ -145,7 +146,14 @@ def _record(row: JobRow | Row[Any]) -> JobRecord:
         created_at=row.created_at, started_at=row.started_at, completed_at=row.completed_at,
         expires_at=row.expires_at, attempt=row.attempt, cost=row.cost, video_path=row.video_path,
         poster_path=row.poster_path, sprites_path=row.sprites_path, metadata=json.loads(row.meta or "{}"),
+        source=_source(row),
     )
+
+
+def _source(row: JobRow | Row[Any]) -> JobSource | None:
+    if row.source_kind is None:
+        return None
+    return JobSource(row.source_kind, row.source_video_id, float(row.source_seconds or 0.0))  # type: ignore[arg-type]
 
 
 class JobStore:
@@ -193,6 +201,9 @@ class JobStore:
                 image_path=job.image_path, progress=0, warnings=json.dumps(list(job.warnings), ensure_ascii=False),
                 created_at=now, attempt=0, cost=limits.cost, meta=json.dumps(job.planned, ensure_ascii=False, default=str),
             )
+            if job.source is not None:
+                row.source_kind, row.source_video_id = job.source.kind, job.source.video_id
+                row.source_seconds = job.source.seconds
             s.add(row)
             s.add(LedgerRow(user_id=job.user_id, job_id=job.id, period=period, tier=tier, kind="charge",
                             videos=1, credits=limits.cost, created_at=now))

@@ -71,6 +71,10 @@ class JobRow(Base):
     # lease while the job runs; a job whose lease ran out is taken over by any replica (scheduler.py).
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # What a remix, edit or extension goes on from (kadr.service.jobs.JobSource); added to older stores by migrate.py.
+    source_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    source_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    source_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (
         Index("ix_jobs_user_seq", "user_id", "seq"),
@@ -118,3 +122,21 @@ class WebhookRow(Base):
     delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (Index("ix_webhooks_status_next", "status", "next_attempt_at"),)
+
+
+class CharacterRow(Base):
+    """A character's reference picture (POST /v1/videos/characters), one user's, named by later requests."""
+
+    __tablename__ = "characters"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "char_" and 24 hex digits
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    image_path: Mapped[str] = mapped_column(Text)  # the reference picture, a PNG
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # "image" | "video" (an upload) | "video_id" (one of theirs)
+    source_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_characters_user", "user_id", "created_at"),)
