@@ -259,6 +259,9 @@ def test_one_input_reference_and_one_of_each_field(idle_sqlite) -> None:
         assert one.status_code == 200 and one.json()["image_to_video"] is True, one.text
         both = client.post("/v1/videos", json={**VIDEO, "aspect": "1:1"})
         assert both.status_code == 400 and openai_error(both)["param"] == "aspect"
+        # The document admits an image in JSON's input_reference, not null (bench_fuzz found null accepted).
+        null = client.post("/v1/videos", json={**VIDEO, "input_reference": None})
+        assert null.status_code == 400 and openai_error(null)["param"] == "input_reference", null.text
 
 
 # ---- files readable by their owner only ----------------------------------------------------------------

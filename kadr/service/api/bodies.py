@@ -91,6 +91,9 @@ async def create_video_body(request: Request) -> CreateVideoBody:
         fields, image, last = await _read_form(request)
         return CreateVideoBody(validate(CreateVideo, fields, strict=False), image, last)
     data = parse_json_object(await request.body())
+    if "input_reference" in data and data["input_reference"] is None:  # the document admits an image only
+        raise ApiError(400, "input_reference: got null; allowed: {\"image_url\": \"data:image/png;base64,…\"}, "
+                            "or leave the field out for text-to-video.", param="input_reference", code="invalid_value")
     image = _json_reference(data.pop("input_reference", None))
     given = "last_image" in data
     last = data.pop("last_image", None)
