@@ -21,6 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from conftest import wait_until
 from web_fixtures import WEB_DIR, save_screenshot
 from web_fixtures import studio_browser, studio_server  # noqa: F401  (pytest fixtures)
 
@@ -60,16 +61,6 @@ INSIDE_PANELS = """(() => {
 
 def _state(page, selector: str, attribute: str) -> str | None:
     return page.locator(selector).first.get_attribute(attribute)
-
-
-def _wait(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 PAGE_WEIGHT = """(() => {
@@ -314,7 +305,7 @@ def _flow(page, base: str, key: str, api: httpx.Client, tmp_path: Path) -> None:
     second.locator("button.cancel").click()
     page.wait_for_selector(f'#queue-list .job[data-id="{second_id}"][data-status="canceled"]', timeout=30_000)
     assert second.locator(".status").inner_text() == "Отменено"
-    _wait(lambda: api.get(f"/v1/videos/{second_id}").json()["kadr_status"] == "canceled", 30, "the service to report the cancel")
+    wait_until(lambda: api.get(f"/v1/videos/{second_id}").json()["kadr_status"] == "canceled", 30, "the service to report the cancel")
     assert page.locator(f'#gallery-grid .card[data-id="{second_id}"]').count() == 0
     page.locator("#queue").scroll_into_view_if_needed()
     save_screenshot(page, "08-canceled")

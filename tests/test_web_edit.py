@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import av
 import httpx
 import numpy as np
 import pytest
 
+from conftest import wait_until
 from web_fixtures import save_screenshot
 from web_fixtures import studio_browser, studio_server  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.slow
-
-
-def _wait(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _frames(api: httpx.Client, video_id: str) -> np.ndarray:
@@ -44,7 +34,7 @@ def _completed(api: httpx.Client, video_id: str, timeout: float = 240) -> dict:
         video = api.get(f"/v1/videos/{video_id}").json()
         return video if video["status"] in ("completed", "failed") else None
 
-    video = _wait(done, timeout, f"{video_id} to finish")
+    video = wait_until(done, timeout, f"{video_id} to finish")
     assert video["status"] == "completed", video["error"]
     return video
 
@@ -172,7 +162,7 @@ def test_extend_a_finished_video_from_the_player(studio_server, studio_browser):
         save_screenshot(page, "13-extend")
         page.click("#extend-submit")
         page.wait_for_function("!document.querySelector('#player').open")  # the dialog closes when it is queued
-        longer = _wait(lambda: next((v for v in api.get("/v1/videos").json()["data"]
+        longer = wait_until(lambda: next((v for v in api.get("/v1/videos").json()["data"]
                                      if (v.get("source") or {}).get("video_id") == source["id"]), None), 30,
                        "the extension to be listed")
         assert longer["source"]["kind"] == "extend" and longer["prompt"] == "the waves grow bigger"
