@@ -37,8 +37,8 @@ which the picture does not interfere with, carrying a convolutional code read wi
   at the best of the wrong ones once the copy was re-encoded.
 
 Where it stands (bench/bench_watermark.py; the README has the table): read back after kadr's encode, a
-GIF and most 4% crops, not after H.264 at half the bitrate nor a half-size copy, at 0.84 dB mean cost
-on kadr-tiny's fast tier. Those two are beyond what a cell-mean mark can carry at 256x144 within the
+GIF and about half of 4% crops, not after H.264 at half the bitrate nor a half-size copy, at 0.78 dB
+mean cost (1.07 at most) on kadr-tiny's fast tier. Those two are beyond what a cell-mean mark can carry at 256x144 within the
 budget: half the bitrate of a kadr-tiny file is 12-13 kbit/s, which leaves the file at 25-35 dB PSNR
 and moves a cell's mean luma by 1.7-8 levels (std) while the 1 dB budget allows an offset of about
 1.4 levels RMS; measured at the right alignment, a half-size copy keeps 0.57-0.97 of a cell pattern
@@ -75,7 +75,7 @@ CELLS_PER_BIT = 4  # 2 with sign +1, 2 with -1
 MOTHER_BITS = len(GENERATORS) * (MESSAGE_BITS + TAIL_BITS)  # 138 code bits
 CODED_BITS = 132  # of them sent (6 punctured, spread evenly): 4 cells each fit the inner grid of any aspect
 BORDER = 0.05  # fraction of the grid on each side left unmarked (a crop may take it)
-STEP = 2.3  # lattice step of a bit's projection, in luma levels (0.84 dB mean cost on kadr-tiny's fast tier)
+STEP = 2.3  # lattice step of a bit's projection, in luma levels (0.78 dB mean cost on kadr-tiny's fast tier)
 CANON = 8  # detection pixels per cell (offsets are found to 1/8 of a cell)
 COARSE = tuple(round(1.0 - 0.01 * i, 3) for i in range(11))  # visible fractions tried first: 1.00 ... 0.90
 FINE_STEP = 0.002
