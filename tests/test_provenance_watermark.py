@@ -2,7 +2,7 @@
 clips made without it, found by `kadr verify` when the manifest was stripped.
 
 What it does not survive yet (H.264 at half the bitrate, half-size downscaling: see
-bench/bench_watermark.py and the README) is not asserted here.
+bench/bench_watermark.py and the README) is not asserted here; its error-correcting code is.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 
 from conftest import kadr_env
 from kadr.provenance import attacks
-from kadr.provenance.watermark import WatermarkEmbedder, WatermarkPayload, detect_in_file, detect_watermark, embed_watermark
+from kadr.provenance.watermark import (CODED_BITS, WatermarkEmbedder, WatermarkPayload, _check, _codeword, _message_bits,
+                                       _viterbi, detect_in_file, detect_watermark, embed_watermark)
 from kadr.video.encode import VideoWriter
 from training.world import render_clip, sample_scene
 
@@ -114,3 +115,19 @@ def test_verify_finds_the_watermark_when_the_manifest_is_stripped(kadr_video: tu
     signed = json.loads(subprocess.run([sys.executable, "-m", "kadr", "verify", str(source), "--json"], capture_output=True,
                                        text=True, env=env, timeout=120).stdout)
     assert signed["manifest"]["valid"] is True and signed["watermark"]["found"] is True
+
+
+def test_the_code_corrects_bit_errors_and_its_check_byte_rejects_noise() -> None:
+    rng = np.random.default_rng(0)
+    sent = 1.0 - 2.0 * _codeword(PAYLOAD)  # +1 for a 0
+    # 15 of the 132 code bits read wrong (11%), every bit's certainty blurred.
+    soft = sent * rng.uniform(0.2, 1.0, CODED_BITS)
+    soft[rng.choice(CODED_BITS, 15, replace=False)] *= -1
+    bits, agreement = _viterbi(soft)
+    assert (bits[0] == _message_bits(PAYLOAD)).all() and agreement[0] > 0.3
+    # Reading noise: the decoder always answers with some message, but its check byte rarely fits.
+    messages, agreement = _viterbi(np.cos(rng.uniform(0, 2 * np.pi, (2000, CODED_BITS))))
+    packed = np.packbits(messages, axis=1)  # (2000, 5): payload bytes, check byte
+    passed = sum(_check(row[:4].tobytes()) == row[4] for row in packed)
+    assert passed < 2000 * 3 / 256  # about 1 in 256 expected
+    assert agreement.max() < 0.5

@@ -14,39 +14,44 @@ to mark on one thread, 78% of its 32 bits read back from kadr's own encode and 5
 half the bitrate, a half-size copy or a 4% crop, and a 1.36 dB cost: no fit either.
 
 So the mark is spread-transform dither modulation (Chen & Wornell's QIM) on the clip's mean luma,
-which the picture does not interfere with:
+which the picture does not interfere with, carrying a convolutional code read with soft decisions:
 
-- The frame is a grid of about 576 cells in normalised coordinates (32x18 for 16:9), so a
+- The frame is a grid of about 720 cells in normalised coordinates (36x20 for 16:9), so a
   downscaled copy maps onto the same grid. Cells near the edges carry nothing, so a crop of up to
-  5% a side keeps every marked cell. 64 coded bits (the 4-byte payload plus 4 Reed-Solomon bytes)
-  each own 6 scattered cells with balanced signs (3 +, 3 -: a change of overall brightness cancels).
-- A bit is the projection p = mean(sign * cell mean luma) over its cells, quantised onto one of two
-  interleaved lattices (step STEP, a secret dither per bit): embedding moves p to the nearest point
-  of the bit's lattice, which costs at most STEP/2 per cell whatever the picture.
+  5% a side keeps every marked cell.
+- The 32-bit payload and an 8-bit check (a keyed CRC) go through a rate-1/3 convolutional code
+  (constraint length 7), 132 of its 138 code bits sent; each code bit owns 4 scattered cells with
+  balanced signs (2 +, 2 -: a change of overall brightness cancels).
+- A code bit is the projection p = mean(sign * cell mean luma) over its cells, quantised onto one of
+  two interleaved lattices (step STEP, a secret dither per bit): embedding moves p to the nearest
+  point of the bit's lattice, which costs at most STEP/2 per cell whatever the picture.
 - The same smooth luma offset goes on every frame of a chunk; chunks are marked causally so the
   mean of all frames so far sits on the lattice (streams are marked as they come).
-- Detection averages the luma of every frame, searches the crop (visible fraction of width and
-  height, then the offset), scores each by how close all 64 projections lie to the lattice union,
-  reads the bits at the best one and decodes the Reed-Solomon word. A payload is reported only when
-  the score clears SCORE_THRESHOLD and the code word decodes.
+- Detection averages the luma of every frame and reads each code bit softly, cos(2 pi phase) on its
+  lattice (+1: surely 0, -1: surely 1). It searches the crop (visible fraction of width and height,
+  then the offset) with the decoder itself: a Viterbi pass over every candidate at once gives the
+  agreement (mean code sign * soft bit) of the best of all 2^40 messages, and the crop with the
+  highest agreement is read. A payload is reported only when the agreement reaches METRIC_THRESHOLD
+  and its check byte matches. Searching by the decoder's agreement is what finds a 4% crop: the
+  earlier score (how close projections lie to either lattice) was no higher at the true crop than
+  at the best of the wrong ones once the copy was re-encoded.
 
-Where it stands (bench/bench_watermark.py; the README has the table): read back after kadr's encode and
-a GIF, often after a 4% crop, not after H.264 at half the bitrate nor a half-size copy. Measured at the
-right alignment, those two leave a projection's move only 0.5-0.6 of itself (0.86 after kadr's own crf
-20): x264's dead zone drops small residuals, and at these sizes one I-frame carries a static scene, so
-averaging frames does not average the damage away. Moving each projection past its lattice point to
-make up for it (x1.4, at the same cost on world clips) cut the bit errors at the right alignment from
-15% to 7.5% after a half-size copy (6% to 5% after H.264), too few to decode 64 bits reliably; and the
-blind crop search still picks a wrong crop (attacked copies score 0.26-0.40, unmarked ones up to 0.41), and
-at 256x144 the 1 dB budget leaves too little: the mark already costs about 1.1 dB on kadr-tiny's
-current fast tier. Larger frames (more macroblocks per bit) or a mark that moves with the picture are
-the ways on.
+Where it stands (bench/bench_watermark.py; the README has the table): read back after kadr's encode, a
+GIF and about half of 4% crops, not after H.264 at half the bitrate nor a half-size copy, at 0.78 dB
+mean cost (1.07 at most) on kadr-tiny's fast tier. Those two are beyond what a cell-mean mark can carry at 256x144 within the
+budget: half the bitrate of a kadr-tiny file is 12-13 kbit/s, which leaves the file at 25-35 dB PSNR
+and moves a cell's mean luma by 1.7-8 levels (std) while the 1 dB budget allows an offset of about
+1.4 levels RMS; measured at the right alignment, a half-size copy keeps 0.57-0.97 of a cell pattern
+with 0.4-1.8 levels of noise per cell. Putting the mark in chroma (Cr) instead was measured too: no
+better per unit of PSNR cost. Larger frames (more macroblocks per bit) or a mark that moves with the
+picture remain the ways on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -55,22 +60,30 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-KEY = b"kadr-watermark-v2"
-CELLS = 576  # cells in the grid, whatever the aspect
-PAYLOAD_BYTES = 4  # studio (2 bytes) + job (2 bytes)
-PARITY_BYTES = 4  # Reed-Solomon: corrects 2 wrong bytes
-CODED_BITS = 8 * (PAYLOAD_BYTES + PARITY_BYTES)
-CELLS_PER_BIT = 6  # 3 with sign +1, 3 with -1
+KEY = b"kadr-watermark-v3"
+CELLS = 720  # cells in the grid, whatever the aspect (1:1 still has the 528 inner cells needed)
+PAYLOAD_BITS = 32  # studio (16 bits) + job (16 bits)
+CHECK_BITS = 8  # a CRC of the payload: noise that the decoder fits a payload to passes it once in 256
+MESSAGE_BITS = PAYLOAD_BITS + CHECK_BITS
+# The payload goes through a rate-1/3 convolutional code (constraint length 7, the NASA/CCSDS generators),
+# read with a soft-decision Viterbi decoder: about 5 dB more coding gain than hard-decision Reed-Solomon
+# on the same cells, which is what lets the bits come back after H.264 at half the bitrate or a half-size copy.
+CONSTRAINT = 7
+GENERATORS = (0o133, 0o145, 0o175)
+TAIL_BITS = CONSTRAINT - 1
+CELLS_PER_BIT = 4  # 2 with sign +1, 2 with -1
+MOTHER_BITS = len(GENERATORS) * (MESSAGE_BITS + TAIL_BITS)  # 138 code bits
+CODED_BITS = 132  # of them sent (6 punctured, spread evenly): 4 cells each fit the inner grid of any aspect
 BORDER = 0.05  # fraction of the grid on each side left unmarked (a crop may take it)
-STEP = 3.0  # lattice step of a bit's projection, in luma levels (cost about STEP/sqrt(12) per cell)
+STEP = 2.3  # lattice step of a bit's projection, in luma levels (0.78 dB mean cost on kadr-tiny's fast tier)
 CANON = 8  # detection pixels per cell (offsets are found to 1/8 of a cell)
 COARSE = tuple(round(1.0 - 0.01 * i, 3) for i in range(11))  # visible fractions tried first: 1.00 ... 0.90
 FINE_STEP = 0.002
-# Mean lattice agreement at the best crop (1: all on the lattice). The crop search lifts unmarked video to
-# 0.16-0.39 (137 clips of five kinds) and attacked marked copies score 0.13-0.45 (bench/bench_watermark.py): the score alone does not
-# tell them apart. What does is the Reed-Solomon word: a payload is reported only when it decodes too, which
-# a random word does with probability about 5e-4 (see _decode).
-SCORE_THRESHOLD = 0.4
+# Mean agreement of the decoded code word with the soft bits (1: every bit sits on its lattice point). The
+# best of 2^40 messages at the best of some 10^4 crops agrees 0.44-0.51 with video that carries no mark
+# (bench/bench_watermark.py), so the threshold alone does not keep noise out: the check byte does, which the
+# decoder's answer for such video passes once in 256.
+METRIC_THRESHOLD = 0.5
 MAX_FRAMES = 2000
 
 
@@ -113,8 +126,8 @@ class WatermarkReading:
 
     found: bool
     payload: WatermarkPayload | None
-    score: float  # mean lattice agreement at the best crop
-    bits: np.ndarray  # the 64 coded bits read at the best crop (before error correction), mark or not
+    metric: float  # mean agreement of the decoded code word with the soft bits there; found when >= METRIC_THRESHOLD
+    bits: np.ndarray  # the CODED_BITS code bits read there (hard decisions, before decoding), mark or not
     crop: tuple[float, float, int, int]  # visible fraction of width, of height; offset x, y (detection pixels)
 
     def to_dict(self) -> dict[str, object]:
@@ -188,15 +201,117 @@ def _mean_luma(frames: np.ndarray) -> np.ndarray:
     return 0.299 * mean[..., 0] + 0.587 * mean[..., 1] + 0.114 * mean[..., 2]
 
 
-def _codeword(payload: WatermarkPayload) -> np.ndarray:
-    """(CODED_BITS,) of 0/1: the payload and its Reed-Solomon parity, bit by bit."""
-    from reedsolo import RSCodec
+def _message_bits(payload: WatermarkPayload) -> np.ndarray:
+    """(MESSAGE_BITS,) of 0/1, most significant first: the payload and its check byte."""
+    data = payload.to_bytes()
+    return np.unpackbits(np.frombuffer(data + bytes([_check(data)]), np.uint8))
 
-    coded = bytes(RSCodec(PARITY_BYTES).encode(payload.to_bytes()))
-    return np.unpackbits(np.frombuffer(coded, np.uint8)).astype(np.float32)
+
+def _check(data: bytes) -> int:
+    return zlib.crc32(KEY + data) & 0xFF
+
+
+@lru_cache(maxsize=1)
+def _trellis() -> tuple[np.ndarray, np.ndarray]:
+    """Next state and output bits of the convolutional code: (states, 2) and (states, 2, 3) of 0/1.
+
+    The state holds the last CONSTRAINT - 1 input bits (newest in the top bit)."""
+    states = 1 << (CONSTRAINT - 1)
+    nxt = np.zeros((states, 2), np.int64)
+    out = np.zeros((states, 2, len(GENERATORS)), np.float32)
+    for s in range(states):
+        for bit in (0, 1):
+            register = (bit << (CONSTRAINT - 1)) | s  # newest input bit first
+            nxt[s, bit] = register >> 1
+            out[s, bit] = [bin(register & g).count("1") % 2 for g in GENERATORS]
+    return nxt, out
+
+
+@lru_cache(maxsize=1)
+def _sent() -> np.ndarray:
+    """(CODED_BITS,) positions of the mother code's bits that are sent."""
+    dropped = np.round(np.linspace(0, MOTHER_BITS - 1, MOTHER_BITS - CODED_BITS + 2)[1:-1]).astype(np.int64)
+    return np.setdiff1d(np.arange(MOTHER_BITS), dropped)
+
+
+def _encode_bits(bits: np.ndarray) -> np.ndarray:
+    """(CODED_BITS,) of 0/1: the convolutional code of message ``bits`` and a zero tail, punctured."""
+    nxt, out = _trellis()
+    state, coded = 0, []
+    for bit in [*map(int, bits), *[0] * TAIL_BITS]:
+        coded.append(out[state, bit])
+        state = nxt[state, bit]
+    return np.concatenate(coded)[_sent()].astype(np.float32)
+
+
+def _codeword(payload: WatermarkPayload) -> np.ndarray:
+    """(CODED_BITS,) of 0/1 carried by the frames."""
+    return _encode_bits(_message_bits(payload))
+
+
+@lru_cache(maxsize=1)
+def _predecessors() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each state: its two predecessor states (states, 2), the input bit that leads into it (states,),
+    and the code word sent on those two branches as an integer (states, 2), bit i for output i."""
+    nxt, out = _trellis()
+    states = len(nxt)
+    pred = np.zeros((states, 2), np.int64)
+    filled = np.zeros(states, np.int64)
+    for s in range(states):
+        for bit in (0, 1):
+            t = nxt[s, bit]
+            pred[t, filled[t]] = s
+            filled[t] += 1
+    into = np.arange(states) >> (CONSTRAINT - 2)  # the newest input bit is the state's top bit
+    sent = out[pred, into[:, None]].astype(np.int64)  # (states, 2, outputs) of 0/1
+    pattern = (sent * (1 << np.arange(len(GENERATORS)))).sum(axis=-1)  # (states, 2): which of the 2^outputs words
+    return pred, into, pattern
+
+
+def _viterbi(soft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Soft-decision Viterbi decoding of code bits ``soft`` (N, CODED_BITS): +1 a sure 0, -1 a sure 1.
+
+    Returns the best message of each row (N, MESSAGE_BITS) of 0/1 and its agreement with the row, the mean
+    of code sign * soft over the code bits (N,): maximum likelihood over all 2^40 messages, the tail
+    forcing the end state to 0."""
+    soft = np.atleast_2d(np.asarray(soft, np.float32))  # (N, CODED_BITS)
+    pred, into, pattern = _predecessors()
+    words = np.arange(1 << len(GENERATORS))
+    word_signs = (1.0 - 2.0 * ((words[:, None] >> np.arange(len(GENERATORS))) & 1)).astype(np.float32)  # (words, outputs)
+    n, states, n_out = len(soft), len(pred), len(GENERATORS)
+    steps = MESSAGE_BITS + TAIL_BITS
+    mother = np.zeros((n, MOTHER_BITS), np.float32)
+    mother[:, _sent()] = soft  # punctured bits are unknown (0)
+    per_step = mother.reshape(n, steps, n_out)  # (N, steps, outputs)
+    metric = np.full((n, states), -np.inf, np.float32)
+    metric[:, 0] = 0.0
+    choices = np.zeros((steps, n, states), np.uint8)  # which predecessor won, per step and state
+    for t in range(steps):
+        agreement = per_step[:, t] @ word_signs.T  # (N, words)
+        total = metric[:, pred] + agreement[:, pattern]  # (N, states, 2)
+        if t >= MESSAGE_BITS:  # the tail's inputs are zeros
+            total[:, into == 1] = -np.inf
+        choices[t] = total[:, :, 1] > total[:, :, 0]
+        metric = np.max(total, axis=-1)
+    rows = np.arange(n)
+    state = np.zeros(n, np.int64)
+    bits = np.zeros((n, steps), np.uint8)
+    for t in range(steps - 1, -1, -1):
+        bits[:, t] = into[state]
+        state = pred[state, choices[t, rows, state]]
+    return bits[:, :MESSAGE_BITS], metric[:, 0] / CODED_BITS
 
 
 # ---- embedding --------------------------------------------------------------------------------
+
+
+def _upsample(cells: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(H, W) float32 smooth offset from per-cell values (rows, cols), interpolated between cell centres.
+
+    Measured against an offset constant over each cell (the least squared change for a cell's mean, about
+    20% cheaper before encoding): its sharp edges lose more of the mark in the encoder, and softened by a
+    1-pixel blur it read back no better at equal PSNR cost."""
+    return cv2.resize(cells.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 @lru_cache(maxsize=8)
@@ -207,7 +322,7 @@ def _response(width: int, height: int) -> tuple[_Grid, np.ndarray]:
     design = grid.design * CELLS_PER_BIT  # (cells, K) of 0/+-1
     columns = []
     for bit in range(CODED_BITS):
-        image = cv2.resize(design[:, bit].reshape(grid.rows, grid.cols), (width, height), interpolation=cv2.INTER_LINEAR)
+        image = _upsample(design[:, bit].reshape(grid.rows, grid.cols), width, height)
         columns.append(_project(_cell_means(image, grid), grid))
     return grid, np.stack(columns, axis=1)  # (K, K)
 
@@ -221,14 +336,14 @@ class WatermarkEmbedder:
         self._grid, self._response = _response(self.width, self.height)
         self._bits = _codeword(payload)
         self._marked_sum = np.zeros(CODED_BITS, np.float64)  # sum over marked frames of their projections
+        self._host_sum = np.zeros(CODED_BITS, np.float64)  # the same before marking
         self._frames = 0
 
     def _offset(self, amounts: np.ndarray) -> np.ndarray:
         """(H, W) smooth luma offset for per-bit amounts (K,)."""
         grid = self._grid
         cells = (grid.design * CELLS_PER_BIT) @ amounts  # (cells,)
-        return cv2.resize(cells.reshape(grid.rows, grid.cols).astype(np.float32), (self.width, self.height),
-                          interpolation=cv2.INTER_LINEAR)
+        return _upsample(cells.reshape(grid.rows, grid.cols), self.width, self.height)
 
     def _lattice_target(self, p: np.ndarray) -> np.ndarray:
         """Nearest point to each projection on its bit's lattice (dither + bit * STEP/2 + STEP * k)."""
@@ -246,19 +361,24 @@ class WatermarkEmbedder:
             raise ValueError(f"frame size {frames.shape[2]}x{frames.shape[1]} != embedder size {self.width}x{self.height}")
         n = len(frames)
         total = self._frames + n
+        host = _project(_cell_means(_mean_luma(frames), self._grid), self._grid)
+        host_cumulative = (self._host_sum + n * host) / total
+        # The clip's projections so far go to the lattice point nearest where the unmarked frames would put
+        # them; what earlier chunks already moved counts.
+        goal = self._lattice_target(host_cumulative)
         offset = np.zeros((self.height, self.width), np.float32)
         marked = frames
         for _ in range(2):  # a second pass makes up for rounding and clipping at 0 and 255
             chunk_p = _project(_cell_means(_mean_luma(marked), self._grid), self._grid)
-            cumulative = (self._marked_sum + n * chunk_p) / total
             # The whole change lands on this chunk's frames: scale it up by total / n.
-            needed = (self._lattice_target(cumulative) - cumulative) * total / n
+            needed = goal * total / n - (self._marked_sum + n * chunk_p) / n
             offset += self._offset(np.linalg.solve(self._response, needed))
             # Frames are integers, so rounding the sum is adding the rounded offset: int16 is exact and fast.
             # The offset varies smoothly across a cell, so the cell's mean keeps its fractional part.
             step = np.rint(offset).astype(np.int16)[None, :, :, None]
             marked = np.clip(frames.astype(np.int16) + step, 0, 255).astype(np.uint8)
         self._marked_sum += n * _project(_cell_means(_mean_luma(marked), self._grid), self._grid)
+        self._host_sum += n * host
         self._frames = total
         return marked
 
@@ -320,7 +440,7 @@ def _decoded_chunks(path: Path, chunk: int = 32) -> Iterator[np.ndarray]:
 
 @dataclass(frozen=True)
 class _Candidate:
-    score: float
+    metric: float  # the decoder's agreement at this crop
     vis_w: float
     vis_h: float
     ox: int
@@ -329,15 +449,13 @@ class _Candidate:
     grid: _Grid
 
 
-def _score(p: np.ndarray, grid: _Grid) -> np.ndarray:
-    """How close projections (..., K) lie to the union of both bits' lattices (spacing STEP/2): 1 on it."""
-    return np.cos(2 * np.pi * (p - grid.dither) / (STEP / 2)).mean(axis=-1)
-
-
 def _best_offset(mean_luma: np.ndarray, vis_w: float, vis_h: float) -> _Candidate | None:
-    """For one crop size: the offset whose projections lie closest to the lattice."""
+    """For one crop size: the offset at which the decoder agrees best with what it reads."""
     height, width = mean_luma.shape
-    grid = _grid(*grid_shape(round(width / vis_w), round(height / vis_h)))
+    try:
+        grid = _grid(*grid_shape(round(width / vis_w), round(height / vis_h)))
+    except ValueError:  # a frame too narrow for the grid this crop would imply
+        return None
     cw, ch = grid.cols * CANON, grid.rows * CANON
     pw, ph = round(cw * vis_w), round(ch * vis_h)
     patch = cv2.resize(mean_luma, (pw, ph), interpolation=cv2.INTER_AREA)
@@ -358,16 +476,17 @@ def _best_offset(mean_luma: np.ndarray, vis_w: float, vis_h: float) -> _Candidat
             - integral[y0c + CANON, x0c] + integral[y0c, x0c])  # (Y, X, n)
     means = (sums / (CANON * CANON)).reshape(len(oy), len(ox), CODED_BITS, CELLS_PER_BIT)
     p = (means * grid.signs).mean(axis=-1)  # (Y, X, K)
-    scores = np.where(inside, _score(p, grid), -np.inf)
-    iy, ix = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return _Candidate(float(scores[iy, ix]), vis_w, vis_h, int(ox[ix]), int(oy[iy]), p[iy, ix], grid)
+    _, metrics = _viterbi(_soft_bits(p[inside], grid))  # p[inside]: (candidates, K)
+    best = int(np.argmax(metrics))
+    iy, ix = np.argwhere(inside)[best]
+    return _Candidate(float(metrics[best]), vis_w, vis_h, int(ox[ix]), int(oy[iy]), p[iy, ix], grid)
 
 
 def detect_in_luma(mean_luma: np.ndarray) -> WatermarkReading:
     """Search the crop and read the payload from a clip's mean luma (H, W)."""
     mean_luma = mean_luma.astype(np.float32)
-    candidates = [c for w in COARSE for h in COARSE if (c := _best_offset(mean_luma, w, h)) is not None]
-    best = max(candidates, key=lambda c: c.score)
+    coarse = [c for w in COARSE for h in COARSE if (c := _best_offset(mean_luma, w, h)) is not None]
+    best = max(coarse, key=lambda c: c.metric)
     # Refine the crop size around the best coarse one: at the frame's edges a 1% error is 0.15 cell.
     fine = [best]
     for dw in np.arange(-0.01, 0.0101, FINE_STEP):
@@ -375,35 +494,24 @@ def detect_in_luma(mean_luma: np.ndarray) -> WatermarkReading:
             w, h = min(1.0, best.vis_w + dw), min(1.0, best.vis_h + dh)
             if (c := _best_offset(mean_luma, float(w), float(h))) is not None:
                 fine.append(c)
-    best = max(fine, key=lambda c: c.score)
-    payload, bits = _decode(best)
-    if best.score < SCORE_THRESHOLD:  # a code word noise happened to decode is not a mark
-        payload = None
-    return WatermarkReading(found=payload is not None, payload=payload, score=round(best.score, 4), bits=bits,
-                            crop=(round(best.vis_w, 4), round(best.vis_h, 4), best.ox, best.oy))
+    return _decode(max(fine, key=lambda c: c.metric))
 
 
-def _decode(candidate: _Candidate) -> tuple[WatermarkPayload | None, np.ndarray]:
-    """Bits from the lattice each projection is nearest to, then the Reed-Solomon word.
+def _soft_bits(projections: np.ndarray, grid: _Grid) -> np.ndarray:
+    """(..., K) in [-1, 1]: cos of each projection's phase on its lattice (+1 on bit 0's, -1 on bit 1's)."""
+    return np.cos(2 * np.pi * (projections - grid.dither) / STEP)
 
-    If that fails, the byte whose bits sit nearest the decision boundary is tried as an erasure (then
-    1 more error is corrected). Never more: with 4 erasures RS(8, 4) "decodes" any word at all, and
-    each erasure raises the chance that noise decodes (1e-4 a clip with one, 4e-4 with none).
-    """
-    from reedsolo import ReedSolomonError, RSCodec
 
-    phase = ((candidate.projections - candidate.grid.dither) / STEP) % 1.0  # 0: bit 0's lattice, 0.5: bit 1's
-    bits = ((phase > 0.25) & (phase < 0.75)).astype(np.uint8)
-    # Certainty of a bit: distance of its phase from the boundaries at 0.25 and 0.75 (0 to 0.25).
-    certainty = np.abs(np.abs(phase - 0.5) - 0.25)
-    byte_certainty = certainty.reshape(-1, 8).min(axis=1)
-    order = [int(i) for i in np.argsort(byte_certainty)]
-    word = np.packbits(bits).tobytes()
-    codec = RSCodec(PARITY_BYTES)
-    for erasures in ([], order[:1]):
-        try:
-            decoded, _, _ = codec.decode(word, erase_pos=erasures or None)
-        except ReedSolomonError:
-            continue
-        return WatermarkPayload.from_bytes(bytes(decoded)), bits
-    return None, bits
+def _decode(candidate: _Candidate) -> WatermarkReading:
+    """The payload whose code word agrees best with the soft bits, kept when it agrees well enough."""
+    soft = _soft_bits(candidate.projections, candidate.grid)
+    bits, metric = _viterbi(soft)
+    agreement = float(metric[0])
+    message = np.packbits(bits[0]).tobytes()
+    data, check = message[:-1], message[-1]
+    payload = None
+    if agreement >= METRIC_THRESHOLD and check == _check(data):
+        payload = WatermarkPayload.from_bytes(data)
+    return WatermarkReading(found=payload is not None, payload=payload, metric=round(agreement, 4),
+                            bits=(soft < 0).astype(np.uint8),
+                            crop=(round(candidate.vis_w, 4), round(candidate.vis_h, 4), candidate.ox, candidate.oy))
