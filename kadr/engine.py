@@ -20,7 +20,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -341,7 +341,7 @@ class Engine:
             able = ", ".join(s.name for s in registry.all_specs() if s.takes_lora)
             raise InvalidRequestError("lora", loras[0].path, f"no LoRA for {plan.spec.name}; models that take one: {able}")
         report(Progress("plan", 0, 0, 0.0, None, 0, len(plan.chunk_frames)))
-        path = Path(output) if output is not None else self._default_output(plan, request.format)
+        path = Path(output) if output is not None else self.default_output(plan, request.format)
         poster_path = path.with_suffix(".png")
 
         report(Progress("load", 0, 1, 0.0, None, 0, len(plan.chunk_frames)))
@@ -377,9 +377,9 @@ class Engine:
         if plan.mode == "remix" or last is not None:
             # The frames are the remade source's, or must arrive at the last picture: colour continuity only
             # (KeepPhoto would hold the first picture or the first remade frame through the whole clip).
-            pass_steps, output_steps = _post_stages(plan, fitted, camera, request, is_cancelled, keep_photo=False)
+            pass_steps, output_steps = post_stages(plan, fitted, camera, request, is_cancelled, keep_photo=False)
         else:
-            pass_steps, output_steps = _post_stages(plan, fitted, camera, request, is_cancelled)
+            pass_steps, output_steps = post_stages(plan, fitted, camera, request, is_cancelled)
         out_width, out_height = output_steps.output_size(plan.width, plan.height)
         out_fps = output_steps.output_fps(plan.fps)
         tags = container_tags(request.prompt or (plan.source.prompt if plan.source is not None else ""), plan.spec.name,
@@ -393,7 +393,6 @@ class Engine:
             output_steps.append(FrameFunction("watermark", lambda frames: marked.mark(frames[:, :mark_h, :mark_w])))
         encode_s = 0.0
         poster: np.ndarray | None = None
-        made = 0  # frames produced so far (before loop folding)
         with accelerated(model, cache=plan.cache, loras=plan.tier_loras + tuple(loras),
                          num_inference_steps=plan.steps) as speedups, \
                 VideoWriter(path, fps=round(out_fps), width=out_width, height=out_height, fmt=request.format, tags=tags,
@@ -405,34 +404,11 @@ class Engine:
                 poster = ready[min(len(ready) - 1, plan.fps // 2)].copy() if len(ready) else None
                 if len(ready):
                     writer.write(ready)
-            offset = 1 if plan.continues else 0  # where the first new frame sits on the camera path
-            for index, n in enumerate(plan.chunk_frames):
-                # 3. One model pass; a continuation pass starts on the previous pass's last frame, already written.
-                tracker.start_chunk(index)
-                first = 1 if index > 0 or plan.continues else 0
-                start = made + offset - first  # the pass's first frame on the camera path
-                path_slice = camera.slice(start, start + n)
-                edit: dict[str, Any] = {}  # the edit arguments, only when used (kadr.pipelines.base.VideoBackend)
-                if last is not None and index == len(plan.chunk_frames) - 1:
-                    edit["last_image"] = last
-                if plan.mode == "remix":
-                    assert source_frames is not None
-                    picked = np.minimum(np.arange(start, start + n), len(source_frames) - 1)  # past the end: hold the last
-                    edit["video"], edit["strength"] = source_frames[picked], plan.strength
-                out = model(
-                    prompt=plan.prompt, negative_prompt=plan.negative_prompt, image=condition,
-                    height=plan.height, width=plan.width, num_frames=n, fps=plan.fps,
-                    num_inference_steps=plan.steps, guidance_scale=plan.guidance_scale,
-                    generator=generator, camera=path_slice, callback_on_step_end=tracker.on_step, **edit,
-                )
-                frames = _checked_frames(out.frames, n, plan)
-                # 4. The pass's post steps, then its new frames through the output steps into the encoder.
-                info = ChunkInfo(start=start, repeated=first,
-                                 condition=np.asarray(condition) if first and condition is not None else None)
-                frames = pass_steps.process(frames, info)
-                new = frames[first: first + plan.generated_frames - made]
-                made += len(new)
-                condition = Image.fromarray(frames[-1])
+            # 3. The model's passes (run_passes); 4. their new frames through the output steps into the encoder.
+            passes = run_passes(model, plan, camera, generator, pass_steps, condition=condition,
+                                on_pass_start=tracker.start_chunk, on_step=tracker.on_step, is_cancelled=is_cancelled,
+                                remix_source=source_frames if plan.mode == "remix" else None, last_image=last)
+            for new in passes:
                 t_enc = time.perf_counter()
                 ready = output_steps.process(new)
                 if poster is None and len(ready):
@@ -440,10 +416,6 @@ class Engine:
                 if len(ready):
                     writer.write(ready)
                 encode_s += time.perf_counter() - t_enc
-                if is_cancelled():
-                    raise GenerationCancelled("cancelled")
-                if made >= plan.generated_frames:
-                    break
             # 5. Frames the output steps still hold, then the encoder's flush.
             tail = output_steps.flush()
             if tail is not None and len(tail):
@@ -492,7 +464,7 @@ class Engine:
         }
         return Result(path=path, poster_path=poster_path, metadata=metadata)
 
-    def _default_output(self, plan: GenerationPlan, fmt: str) -> Path:
+    def default_output(self, plan: GenerationPlan, fmt: str) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return self.output_dir / f"{stamp}-{plan.spec.name}-{plan.seed}.{fmt}"
 
@@ -657,7 +629,7 @@ def _final_prompt(understood: "PromptPlan | None", spec: ModelSpec) -> str:
     return final_prompt(understood, spec.family)
 
 
-def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath,
+def post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath,
                  request: VideoRequest | None = None,
                  is_cancelled: Callable[[], bool] | None = None, keep_photo: bool = True) -> tuple[PostStage, PostStage]:
     """The post steps of this generation: (on each model pass, on the output stream).
@@ -690,6 +662,54 @@ def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: Cam
             raise ModelNotAvailableError(f"upscale {choice.upscale}: {unusable}")
         output_steps.append(Upscale(choice.upscale_target, "realesrgan", should_stop=is_cancelled))
     return pass_steps, output_steps
+
+
+
+def run_passes(model: VideoBackend, plan: GenerationPlan, camera: CameraPath, generator: torch.Generator,
+               pass_steps: PostStage, *, condition: Image.Image | None = None,
+               on_pass_start: Callable[[int], None] = lambda _index: None,
+               on_step: Callable[[int, int], None] | None = None,
+               is_cancelled: Callable[[], bool] = lambda: False,
+               remix_source: np.ndarray | None = None, last_image: Image.Image | None = None,
+               extra: dict[str, Any] | None = None) -> Iterator[np.ndarray]:
+    """The model's passes of one clip: yields each pass's new frames (uint8 (F, H, W, 3)), pass steps applied.
+
+    A continuation pass starts on the previous pass's last frame (``condition`` for the next, not repeated
+    in the output); an extension's first pass (``plan.continues``) starts on ``condition``, the source's last
+    frame. ``remix_source`` (the source fitted to the frame, a frame per output frame) is remade pass by pass;
+    ``last_image`` is where the last pass ends; ``extra`` goes to every call (a shot's reference picture).
+    Cancel is asked after each yielded pass, i.e. once the caller has written it.
+    """
+    offset = 1 if plan.continues else 0  # where the first new frame sits on the camera path
+    made = 0  # frames produced so far (before loop folding)
+    for index, n in enumerate(plan.chunk_frames):
+        on_pass_start(index)
+        first = 1 if index > 0 or plan.continues else 0
+        start = made + offset - first  # the pass's first frame on the camera path
+        edit: dict[str, Any] = dict(extra or {})  # the edit arguments, only when used (kadr.pipelines.base.VideoBackend)
+        if last_image is not None and index == len(plan.chunk_frames) - 1:
+            edit["last_image"] = last_image
+        if remix_source is not None:
+            picked = np.minimum(np.arange(start, start + n), len(remix_source) - 1)  # past the end: hold the last
+            edit["video"], edit["strength"] = remix_source[picked], plan.strength
+        out = model(
+            prompt=plan.prompt, negative_prompt=plan.negative_prompt, image=condition,
+            height=plan.height, width=plan.width, num_frames=n, fps=plan.fps,
+            num_inference_steps=plan.steps, guidance_scale=plan.guidance_scale,
+            generator=generator, camera=camera.slice(start, start + n), callback_on_step_end=on_step, **edit,
+        )
+        frames = _checked_frames(out.frames, n, plan)
+        info = ChunkInfo(start=start, repeated=first,
+                         condition=np.asarray(condition) if first and condition is not None else None)
+        frames = pass_steps.process(frames, info)
+        new = frames[first: first + plan.generated_frames - made]
+        made += len(new)
+        condition = Image.fromarray(frames[-1])
+        yield new
+        if is_cancelled():
+            raise GenerationCancelled("cancelled")
+        if made >= plan.generated_frames:
+            break
 
 
 def _checked_frames(frames: np.ndarray, n: int, plan: GenerationPlan) -> np.ndarray:
