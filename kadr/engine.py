@@ -196,7 +196,7 @@ class Engine:
         notes: list[str] = []
         task = request.task
         if spec is None:
-            spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, task)
+            spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, task, request.features)
         if task not in spec.tasks:
             able = [s.name for s in registry.all_specs() if task in s.tasks]
             raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))

@@ -146,7 +146,7 @@ def plan_shots(engine: "Engine", request: VideoRequest, spec: ModelSpec | None =
     if request.loop:
         raise InvalidRequestError("loop", True, "no loop for a video of shots (the last shot does not flow into the first)")
     if spec is None:
-        spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, TEXT_TO_VIDEO)
+        spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, TEXT_TO_VIDEO, request.features)
     check_features(request, spec)
     seed = request.seed if request.seed is not None else secrets.randbits(32)
     shared = request.prompt  # what every shot shares, after its own prompt ("" for none)
