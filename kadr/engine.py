@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("kadr.engine")
 
 LOOP_OVERLAP_S = 0.5  # seconds cross-faded at the end of a looping video
+# Output steps that take real time per frame (Real-ESRGAN: about a second a frame on a CPU): with one of them
+# the run reports a "post" stage, frames done of all, and the ETA counts their pace.
+SLOW_OUTPUT_STEPS = frozenset({"upscale", "interpolate"})
+POST_SLICE = 4  # frames through the output steps between two progress reports
 
 
 class CancelSignal(Protocol):
@@ -60,7 +64,7 @@ class CancelSignal(Protocol):
 class Progress:
     """One progress report. ``fraction`` is overall completion in [0, 1]."""
 
-    stage: str  # "plan" | "load" | "generate" | "encode" | "done"
+    stage: str  # "plan" | "load" | "generate" | "post" | "encode" | "done"
     step: int
     total: int
     fraction: float
@@ -391,6 +395,7 @@ class Engine:
         if marked.payload is not None:  # the frame watermark is opt-in (KADR_WATERMARK=1) until it meets its targets
             mark_w, mark_h = even_size(out_width, out_height)  # the encoder's size: the mark is read back at it
             output_steps.append(FrameFunction("watermark", lambda frames: marked.mark(frames[:, :mark_h, :mark_w])))
+        post = _PostTracker(plan, output_steps, tracker)  # the output steps, timed (and reported when slow)
         encode_s = 0.0
         poster: np.ndarray | None = None
         with accelerated(model, cache=plan.cache, loras=plan.tier_loras + tuple(loras),
@@ -400,7 +405,7 @@ class Engine:
             if plan.mode == "extend":
                 # 3a. An extension first writes its source, fitted to the frame, as it is.
                 assert source_frames is not None
-                ready = output_steps.process(source_frames)
+                ready = post.process(source_frames)
                 poster = ready[min(len(ready) - 1, plan.fps // 2)].copy() if len(ready) else None
                 if len(ready):
                     writer.write(ready)
@@ -409,15 +414,15 @@ class Engine:
                                 on_pass_start=tracker.start_chunk, on_step=tracker.on_step, is_cancelled=is_cancelled,
                                 remix_source=source_frames if plan.mode == "remix" else None, last_image=last)
             for new in passes:
+                ready = post.process(new)
                 t_enc = time.perf_counter()
-                ready = output_steps.process(new)
                 if poster is None and len(ready):
                     poster = ready[min(len(ready) - 1, plan.fps // 2)].copy()
                 if len(ready):
                     writer.write(ready)
                 encode_s += time.perf_counter() - t_enc
             # 5. Frames the output steps still hold, then the encoder's flush.
-            tail = output_steps.flush()
+            tail = post.flush()
             if tail is not None and len(tail):
                 writer.write(tail)
                 poster = tail[0].copy() if poster is None else poster
@@ -427,7 +432,7 @@ class Engine:
         assert poster is not None  # at least one frame was written, or VideoWriter raised
         save_poster(poster, poster_path, marked.record)
         total_s = time.perf_counter() - t_start
-        generate_s = max(0.0, total_s - load_s - encode_s)
+        generate_s = max(0.0, total_s - load_s - encode_s - post.seconds)
         report(Progress("done", tracker.total, tracker.total, 1.0, 0.0, len(plan.chunk_frames), len(plan.chunk_frames)))
         metadata = {
             "path": str(path),
@@ -459,7 +464,7 @@ class Engine:
             "post": pass_steps.describe() + output_steps.describe(),
             "acceleration": {**getattr(model, "load_report", {"attention": "sdpa", "compile": None}), **speedups},
             "provenance": marked.summary(),
-            "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3),
+            "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3), "post": round(post.seconds, 3),
                         "encode": round(encode_s, 3), "total": round(total_s, 3)},
         }
         return Result(path=path, poster_path=poster_path, metadata=metadata)
@@ -487,6 +492,8 @@ class _StepTracker:
         self.progress = 0.0  # share of the generation done, 0..1
         self.chunk = 0
         self.started = time.perf_counter()
+        self.post: _PostTracker | None = None  # set when output steps run between passes (upscaling, smoothing)
+        self.reported = 0.0  # the last fraction reported: progress never goes back
 
     def start_chunk(self, index: int) -> None:
         self.chunk = index
@@ -502,14 +509,80 @@ class _StepTracker:
         self._report()
 
     def _report(self) -> None:
-        self.report(Progress("generate", self.done, self.total, self.progress * 0.98, self._eta(),
-                             self.chunk + 1, self.chunks))
+        fraction, eta = self.overall()
+        self.report(Progress("generate", self.done, self.total, fraction, eta, self.chunk + 1, self.chunks))
+
+    def generation_seconds(self) -> float:
+        """Wall time in the passes so far (the output steps' time between them left out)."""
+        spent = self.post.seconds if self.post is not None else 0.0
+        return max(0.0, time.perf_counter() - self.started - spent)
+
+    def overall(self) -> tuple[float, float | None]:
+        """(fraction of the whole run in [0, 0.98], ETA in s): the passes' and the slow output steps' time."""
+        if self.progress <= 0.0:
+            return self.reported, None
+        spent = self.generation_seconds()
+        left = spent / self.progress * (1.0 - self.progress)
+        if self.post is not None and self.post.slow:
+            post_spent, post_left = self.post.estimate(spent / self.progress)
+            spent, left = spent + post_spent, left + post_left
+        fraction = max(self.reported, 0.98 * spent / max(spent + left, 1e-9))
+        self.reported = fraction
+        return fraction, round(left, 2)
 
     def _eta(self) -> float | None:
-        if self.progress <= 0.0:
-            return None
-        elapsed = time.perf_counter() - self.started
-        return round(elapsed / self.progress * (1.0 - self.progress), 2)
+        return self.overall()[1]
+
+
+class _PostTracker:
+    """The output steps, fed in slices when one is slow: their time, and a "post" stage with frames done.
+
+    Before the first slice is timed, the steps are assumed to take as long as the generation (so the bar does
+    not reach 98% while minutes of upscaling are still to come); afterwards their measured pace counts.
+    """
+
+    def __init__(self, plan: GenerationPlan, steps: PostStage, tracker: _StepTracker) -> None:
+        self.steps = steps
+        self.tracker = tracker
+        self.slow = any(step.name in SLOW_OUTPUT_STEPS for step in steps.steps)
+        self.total = plan.generated_frames + (plan.source_frames if plan.mode == "extend" else 0)
+        self.done = 0
+        self.seconds = 0.0
+        tracker.post = self
+
+    def estimate(self, generation_total_s: float) -> tuple[float, float]:
+        """(seconds spent, seconds left) in the output steps; ``generation_total_s`` stands in before any pace."""
+        if self.done == 0:
+            return 0.0, generation_total_s
+        return self.seconds, self.seconds / self.done * max(0, self.total - self.done)
+
+    def process(self, frames: np.ndarray) -> np.ndarray:
+        """``frames`` (the model's, or an extension's source) through the output steps."""
+        if not self.slow:
+            return self._timed(self.steps.process, frames)
+        ready = []
+        for s in range(0, len(frames), POST_SLICE):
+            ready.append(self._timed(self.steps.process, frames[s:s + POST_SLICE]))
+            self.done += len(frames[s:s + POST_SLICE])
+            self._report()
+            if self.tracker.is_cancelled():
+                raise GenerationCancelled("cancelled")
+        return np.concatenate(ready) if ready else frames[:0]
+
+    def flush(self) -> np.ndarray | None:
+        return self._timed(lambda _frames: self.steps.flush(), None)
+
+    def _timed(self, fn: Callable[[Any], Any], frames: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(frames)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _report(self) -> None:
+        fraction, eta = self.tracker.overall()
+        self.tracker.report(Progress("post", self.done, self.total, fraction, eta, self.tracker.chunk + 1,
+                                     self.tracker.chunks))
 
 
 # ---- planning helpers -----------------------------------------------------------------------

@@ -366,7 +366,7 @@ def generate_shots(
     progress = _ShotsProgress(layouts, report, is_cancelled)
     joiner = ShotJoiner(layouts)
     poster: np.ndarray | None = None
-    encode_s = 0.0
+    encode_s = post_s = 0.0  # the output steps' time (upscaling, smoothing), then the encoder's
     with accelerated(model, cache=first.cache, loras=first.tier_loras + tuple(loras),
                      num_inference_steps=first.steps) as speedups, \
             VideoWriter(path, fps=round(out_fps), width=out_width, height=out_height, fmt=request.format, tags=tags,
@@ -375,15 +375,19 @@ def generate_shots(
         for index, layout in enumerate(layouts):
             # 4. Each shot's passes -> the joiner (cut or cross-fade) -> the output steps -> the encoder.
             for frames in shot_passes(model, layout.plan, progress, pass_index, reference):
-                t_enc = time.perf_counter()
+                t_post = time.perf_counter()
                 ready = output_steps.process(joiner.add(index, frames))
+                t_enc = time.perf_counter()
+                post_s += t_enc - t_post
                 if len(ready):
                     if poster is None:
                         poster = ready[min(len(ready) - 1, first.fps // 2)].copy()
                     writer.write(ready)
                 encode_s += time.perf_counter() - t_enc
             pass_index += len(layout.plan.chunk_frames)
+        t_post = time.perf_counter()
         tail = output_steps.flush()
+        post_s += time.perf_counter() - t_post
         if tail is not None and len(tail):
             writer.write(tail)
             poster = tail[0].copy() if poster is None else poster
@@ -406,8 +410,8 @@ def generate_shots(
         "image": None, "post": output_steps.describe(),
         "acceleration": {**getattr(model, "load_report", {"attention": "sdpa", "compile": None}), **speedups},
         "provenance": marked.summary(),
-        "timings": {"load": round(load_s, 3), "generate": round(max(0.0, total_s - load_s - encode_s), 3),
-                    "encode": round(encode_s, 3), "total": round(total_s, 3)},
+        "timings": {"load": round(load_s, 3), "generate": round(max(0.0, total_s - load_s - encode_s - post_s), 3),
+                    "post": round(post_s, 3), "encode": round(encode_s, 3), "total": round(total_s, 3)},
     }
     return Result(path=path, poster_path=poster_path, metadata=metadata)
 
