@@ -228,7 +228,7 @@ def _run(args: argparse.Namespace, fields: dict[str, Any]) -> int:
         print(meta["path"])
         print(f"{meta['model']} · {meta['width']}x{meta['height']} · {meta['frames']} frames @ {meta['fps']} fps "
               f"({meta['duration']:g} s) · camera {meta['camera']} · seed {meta['seed']} · "
-              f"load {t['load']:.1f}s, generate {t['generate']:.1f}s, encode {t['encode']:.1f}s")
+              f"load {t['load']:.1f}s, generate {t['generate']:.1f}s, post {t.get('post', 0.0):.1f}s, encode {t['encode']:.1f}s")
     return 0
 
 

@@ -20,7 +20,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("kadr.engine")
 
 LOOP_OVERLAP_S = 0.5  # seconds cross-faded at the end of a looping video
+# Output steps that take real time per frame (Real-ESRGAN: about a second a frame on a CPU): with one of them
+# the run reports a "post" stage, frames done of all, and the ETA counts their pace.
+SLOW_OUTPUT_STEPS = frozenset({"upscale", "interpolate"})
+POST_SLICE = 4  # frames through the output steps between two progress reports
 
 
 class CancelSignal(Protocol):
@@ -60,7 +64,7 @@ class CancelSignal(Protocol):
 class Progress:
     """One progress report. ``fraction`` is overall completion in [0, 1]."""
 
-    stage: str  # "plan" | "load" | "generate" | "encode" | "done"
+    stage: str  # "plan" | "load" | "generate" | "post" | "encode" | "done"
     step: int
     total: int
     fraction: float
@@ -196,7 +200,7 @@ class Engine:
         notes: list[str] = []
         task = request.task
         if spec is None:
-            spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, task)
+            spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, task, request.features)
         if task not in spec.tasks:
             able = [s.name for s in registry.all_specs() if task in s.tasks]
             raise InvalidRequestError("model", spec.name, f"a model that does {task}: " + ", ".join(able))
@@ -341,7 +345,7 @@ class Engine:
             able = ", ".join(s.name for s in registry.all_specs() if s.takes_lora)
             raise InvalidRequestError("lora", loras[0].path, f"no LoRA for {plan.spec.name}; models that take one: {able}")
         report(Progress("plan", 0, 0, 0.0, None, 0, len(plan.chunk_frames)))
-        path = Path(output) if output is not None else self._default_output(plan, request.format)
+        path = Path(output) if output is not None else self.default_output(plan, request.format)
         poster_path = path.with_suffix(".png")
 
         report(Progress("load", 0, 1, 0.0, None, 0, len(plan.chunk_frames)))
@@ -377,9 +381,9 @@ class Engine:
         if plan.mode == "remix" or last is not None:
             # The frames are the remade source's, or must arrive at the last picture: colour continuity only
             # (KeepPhoto would hold the first picture or the first remade frame through the whole clip).
-            pass_steps, output_steps = _post_stages(plan, fitted, camera, request, is_cancelled, keep_photo=False)
+            pass_steps, output_steps = post_stages(plan, fitted, camera, request, is_cancelled, keep_photo=False)
         else:
-            pass_steps, output_steps = _post_stages(plan, fitted, camera, request, is_cancelled)
+            pass_steps, output_steps = post_stages(plan, fitted, camera, request, is_cancelled)
         out_width, out_height = output_steps.output_size(plan.width, plan.height)
         out_fps = output_steps.output_fps(plan.fps)
         tags = container_tags(request.prompt or (plan.source.prompt if plan.source is not None else ""), plan.spec.name,
@@ -391,9 +395,9 @@ class Engine:
         if marked.payload is not None:  # the frame watermark is opt-in (KADR_WATERMARK=1) until it meets its targets
             mark_w, mark_h = even_size(out_width, out_height)  # the encoder's size: the mark is read back at it
             output_steps.append(FrameFunction("watermark", lambda frames: marked.mark(frames[:, :mark_h, :mark_w])))
+        post = _PostTracker(plan, output_steps, tracker)  # the output steps, timed (and reported when slow)
         encode_s = 0.0
         poster: np.ndarray | None = None
-        made = 0  # frames produced so far (before loop folding)
         with accelerated(model, cache=plan.cache, loras=plan.tier_loras + tuple(loras),
                          num_inference_steps=plan.steps) as speedups, \
                 VideoWriter(path, fps=round(out_fps), width=out_width, height=out_height, fmt=request.format, tags=tags,
@@ -401,51 +405,24 @@ class Engine:
             if plan.mode == "extend":
                 # 3a. An extension first writes its source, fitted to the frame, as it is.
                 assert source_frames is not None
-                ready = output_steps.process(source_frames)
+                ready = post.process(source_frames)
                 poster = ready[min(len(ready) - 1, plan.fps // 2)].copy() if len(ready) else None
                 if len(ready):
                     writer.write(ready)
-            offset = 1 if plan.continues else 0  # where the first new frame sits on the camera path
-            for index, n in enumerate(plan.chunk_frames):
-                # 3. One model pass; a continuation pass starts on the previous pass's last frame, already written.
-                tracker.start_chunk(index)
-                first = 1 if index > 0 or plan.continues else 0
-                start = made + offset - first  # the pass's first frame on the camera path
-                path_slice = camera.slice(start, start + n)
-                edit: dict[str, Any] = {}  # the edit arguments, only when used (kadr.pipelines.base.VideoBackend)
-                if last is not None and index == len(plan.chunk_frames) - 1:
-                    edit["last_image"] = last
-                if plan.mode == "remix":
-                    assert source_frames is not None
-                    picked = np.minimum(np.arange(start, start + n), len(source_frames) - 1)  # past the end: hold the last
-                    edit["video"], edit["strength"] = source_frames[picked], plan.strength
-                out = model(
-                    prompt=plan.prompt, negative_prompt=plan.negative_prompt, image=condition,
-                    height=plan.height, width=plan.width, num_frames=n, fps=plan.fps,
-                    num_inference_steps=plan.steps, guidance_scale=plan.guidance_scale,
-                    generator=generator, camera=path_slice, callback_on_step_end=tracker.on_step, **edit,
-                )
-                frames = _checked_frames(out.frames, n, plan)
-                # 4. The pass's post steps, then its new frames through the output steps into the encoder.
-                info = ChunkInfo(start=start, repeated=first,
-                                 condition=np.asarray(condition) if first and condition is not None else None)
-                frames = pass_steps.process(frames, info)
-                new = frames[first: first + plan.generated_frames - made]
-                made += len(new)
-                condition = Image.fromarray(frames[-1])
+            # 3. The model's passes (run_passes); 4. their new frames through the output steps into the encoder.
+            passes = run_passes(model, plan, camera, generator, pass_steps, condition=condition,
+                                on_pass_start=tracker.start_chunk, on_step=tracker.on_step, is_cancelled=is_cancelled,
+                                remix_source=source_frames if plan.mode == "remix" else None, last_image=last)
+            for new in passes:
+                ready = post.process(new)
                 t_enc = time.perf_counter()
-                ready = output_steps.process(new)
                 if poster is None and len(ready):
                     poster = ready[min(len(ready) - 1, plan.fps // 2)].copy()
                 if len(ready):
                     writer.write(ready)
                 encode_s += time.perf_counter() - t_enc
-                if is_cancelled():
-                    raise GenerationCancelled("cancelled")
-                if made >= plan.generated_frames:
-                    break
             # 5. Frames the output steps still hold, then the encoder's flush.
-            tail = output_steps.flush()
+            tail = post.flush()
             if tail is not None and len(tail):
                 writer.write(tail)
                 poster = tail[0].copy() if poster is None else poster
@@ -455,7 +432,7 @@ class Engine:
         assert poster is not None  # at least one frame was written, or VideoWriter raised
         save_poster(poster, poster_path, marked.record)
         total_s = time.perf_counter() - t_start
-        generate_s = max(0.0, total_s - load_s - encode_s)
+        generate_s = max(0.0, total_s - load_s - encode_s - post.seconds)
         report(Progress("done", tracker.total, tracker.total, 1.0, 0.0, len(plan.chunk_frames), len(plan.chunk_frames)))
         metadata = {
             "path": str(path),
@@ -487,12 +464,12 @@ class Engine:
             "post": pass_steps.describe() + output_steps.describe(),
             "acceleration": {**getattr(model, "load_report", {"attention": "sdpa", "compile": None}), **speedups},
             "provenance": marked.summary(),
-            "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3),
+            "timings": {"load": round(load_s, 3), "generate": round(generate_s, 3), "post": round(post.seconds, 3),
                         "encode": round(encode_s, 3), "total": round(total_s, 3)},
         }
         return Result(path=path, poster_path=poster_path, metadata=metadata)
 
-    def _default_output(self, plan: GenerationPlan, fmt: str) -> Path:
+    def default_output(self, plan: GenerationPlan, fmt: str) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return self.output_dir / f"{stamp}-{plan.spec.name}-{plan.seed}.{fmt}"
 
@@ -515,6 +492,8 @@ class _StepTracker:
         self.progress = 0.0  # share of the generation done, 0..1
         self.chunk = 0
         self.started = time.perf_counter()
+        self.post: _PostTracker | None = None  # set when output steps run between passes (upscaling, smoothing)
+        self.reported = 0.0  # the last fraction reported: progress never goes back
 
     def start_chunk(self, index: int) -> None:
         self.chunk = index
@@ -530,14 +509,80 @@ class _StepTracker:
         self._report()
 
     def _report(self) -> None:
-        self.report(Progress("generate", self.done, self.total, self.progress * 0.98, self._eta(),
-                             self.chunk + 1, self.chunks))
+        fraction, eta = self.overall()
+        self.report(Progress("generate", self.done, self.total, fraction, eta, self.chunk + 1, self.chunks))
+
+    def generation_seconds(self) -> float:
+        """Wall time in the passes so far (the output steps' time between them left out)."""
+        spent = self.post.seconds if self.post is not None else 0.0
+        return max(0.0, time.perf_counter() - self.started - spent)
+
+    def overall(self) -> tuple[float, float | None]:
+        """(fraction of the whole run in [0, 0.98], ETA in s): the passes' and the slow output steps' time."""
+        if self.progress <= 0.0:
+            return self.reported, None
+        spent = self.generation_seconds()
+        left = spent / self.progress * (1.0 - self.progress)
+        if self.post is not None and self.post.slow:
+            post_spent, post_left = self.post.estimate(spent / self.progress)
+            spent, left = spent + post_spent, left + post_left
+        fraction = max(self.reported, 0.98 * spent / max(spent + left, 1e-9))
+        self.reported = fraction
+        return fraction, round(left, 2)
 
     def _eta(self) -> float | None:
-        if self.progress <= 0.0:
-            return None
-        elapsed = time.perf_counter() - self.started
-        return round(elapsed / self.progress * (1.0 - self.progress), 2)
+        return self.overall()[1]
+
+
+class _PostTracker:
+    """The output steps, fed in slices when one is slow: their time, and a "post" stage with frames done.
+
+    Before the first slice is timed, the steps are assumed to take as long as the generation (so the bar does
+    not reach 98% while minutes of upscaling are still to come); afterwards their measured pace counts.
+    """
+
+    def __init__(self, plan: GenerationPlan, steps: PostStage, tracker: _StepTracker) -> None:
+        self.steps = steps
+        self.tracker = tracker
+        self.slow = any(step.name in SLOW_OUTPUT_STEPS for step in steps.steps)
+        self.total = plan.generated_frames + (plan.source_frames if plan.mode == "extend" else 0)
+        self.done = 0
+        self.seconds = 0.0
+        tracker.post = self
+
+    def estimate(self, generation_total_s: float) -> tuple[float, float]:
+        """(seconds spent, seconds left) in the output steps; ``generation_total_s`` stands in before any pace."""
+        if self.done == 0:
+            return 0.0, generation_total_s
+        return self.seconds, self.seconds / self.done * max(0, self.total - self.done)
+
+    def process(self, frames: np.ndarray) -> np.ndarray:
+        """``frames`` (the model's, or an extension's source) through the output steps."""
+        if not self.slow:
+            return self._timed(self.steps.process, frames)
+        ready = []
+        for s in range(0, len(frames), POST_SLICE):
+            ready.append(self._timed(self.steps.process, frames[s:s + POST_SLICE]))
+            self.done += len(frames[s:s + POST_SLICE])
+            self._report()
+            if self.tracker.is_cancelled():
+                raise GenerationCancelled("cancelled")
+        return np.concatenate(ready) if ready else frames[:0]
+
+    def flush(self) -> np.ndarray | None:
+        return self._timed(lambda _frames: self.steps.flush(), None)
+
+    def _timed(self, fn: Callable[[Any], Any], frames: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(frames)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _report(self) -> None:
+        fraction, eta = self.tracker.overall()
+        self.tracker.report(Progress("post", self.done, self.total, fraction, eta, self.tracker.chunk + 1,
+                                     self.tracker.chunks))
 
 
 # ---- planning helpers -----------------------------------------------------------------------
@@ -657,7 +702,7 @@ def _final_prompt(understood: "PromptPlan | None", spec: ModelSpec) -> str:
     return final_prompt(understood, spec.family)
 
 
-def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath,
+def post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: CameraPath,
                  request: VideoRequest | None = None,
                  is_cancelled: Callable[[], bool] | None = None, keep_photo: bool = True) -> tuple[PostStage, PostStage]:
     """The post steps of this generation: (on each model pass, on the output stream).
@@ -690,6 +735,54 @@ def _post_stages(plan: GenerationPlan, fitted: FittedPicture | None, camera: Cam
             raise ModelNotAvailableError(f"upscale {choice.upscale}: {unusable}")
         output_steps.append(Upscale(choice.upscale_target, "realesrgan", should_stop=is_cancelled))
     return pass_steps, output_steps
+
+
+
+def run_passes(model: VideoBackend, plan: GenerationPlan, camera: CameraPath, generator: torch.Generator,
+               pass_steps: PostStage, *, condition: Image.Image | None = None,
+               on_pass_start: Callable[[int], None] = lambda _index: None,
+               on_step: Callable[[int, int], None] | None = None,
+               is_cancelled: Callable[[], bool] = lambda: False,
+               remix_source: np.ndarray | None = None, last_image: Image.Image | None = None,
+               extra: dict[str, Any] | None = None) -> Iterator[np.ndarray]:
+    """The model's passes of one clip: yields each pass's new frames (uint8 (F, H, W, 3)), pass steps applied.
+
+    A continuation pass starts on the previous pass's last frame (``condition`` for the next, not repeated
+    in the output); an extension's first pass (``plan.continues``) starts on ``condition``, the source's last
+    frame. ``remix_source`` (the source fitted to the frame, a frame per output frame) is remade pass by pass;
+    ``last_image`` is where the last pass ends; ``extra`` goes to every call (a shot's reference picture).
+    Cancel is asked after each yielded pass, i.e. once the caller has written it.
+    """
+    offset = 1 if plan.continues else 0  # where the first new frame sits on the camera path
+    made = 0  # frames produced so far (before loop folding)
+    for index, n in enumerate(plan.chunk_frames):
+        on_pass_start(index)
+        first = 1 if index > 0 or plan.continues else 0
+        start = made + offset - first  # the pass's first frame on the camera path
+        edit: dict[str, Any] = dict(extra or {})  # the edit arguments, only when used (kadr.pipelines.base.VideoBackend)
+        if last_image is not None and index == len(plan.chunk_frames) - 1:
+            edit["last_image"] = last_image
+        if remix_source is not None:
+            picked = np.minimum(np.arange(start, start + n), len(remix_source) - 1)  # past the end: hold the last
+            edit["video"], edit["strength"] = remix_source[picked], plan.strength
+        out = model(
+            prompt=plan.prompt, negative_prompt=plan.negative_prompt, image=condition,
+            height=plan.height, width=plan.width, num_frames=n, fps=plan.fps,
+            num_inference_steps=plan.steps, guidance_scale=plan.guidance_scale,
+            generator=generator, camera=camera.slice(start, start + n), callback_on_step_end=on_step, **edit,
+        )
+        frames = _checked_frames(out.frames, n, plan)
+        info = ChunkInfo(start=start, repeated=first,
+                         condition=np.asarray(condition) if first and condition is not None else None)
+        frames = pass_steps.process(frames, info)
+        new = frames[first: first + plan.generated_frames - made]
+        made += len(new)
+        condition = Image.fromarray(frames[-1])
+        yield new
+        if is_cancelled():
+            raise GenerationCancelled("cancelled")
+        if made >= plan.generated_frames:
+            break
 
 
 def _checked_frames(frames: np.ndarray, n: int, plan: GenerationPlan) -> np.ndarray:

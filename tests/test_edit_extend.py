@@ -66,6 +66,7 @@ def test_the_seams_do_not_show(chain) -> None:
     n = PART_S * FPS
     for k in range(1, 6):
         report = measure_seam(frames, k * n, FPS)
+        print("extend seam", k, report.as_dict())  # the figures, for -rP / -s
         assert report.frame_difference.z <= MAX_SEAM_Z, (k, report.as_dict())
         assert report.colour_jump.z <= MAX_SEAM_Z, (k, report.as_dict())
     # The same camera on both sides (the first seam): the change there is no larger than the largest within.

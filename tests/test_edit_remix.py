@@ -73,4 +73,40 @@ def test_a_remix_made_in_two_passes_has_no_seam(tmp_path) -> None:
                            remix).metadata
     assert (meta["chunks"], meta["frames"]) == (2, 144)
     report = measure_seam(read_frames(remix), 121, 24)
+    print("remix seam", report.as_dict())  # the figures, for -rP / -s
     assert report.frame_difference.z <= 3.0 and report.colour_jump.z <= 3.0, report.as_dict()
+
+
+ENCODE_AND_HASH = """
+import hashlib, sys, numpy as np
+from kadr.video.encode import VideoWriter
+from kadr.video.probe import read_frames
+frames = np.load(sys.argv[1])
+with VideoWriter(sys.argv[2], fps=24, width=frames.shape[2], height=frames.shape[1]) as writer:
+    writer.write(frames[:121]); writer.write(frames[121:])  # two passes' worth, as the engine writes them
+print(hashlib.sha256(read_frames(sys.argv[2]).tobytes()).hexdigest())
+"""
+
+
+def test_the_same_frames_encode_to_the_same_video(tmp_path) -> None:
+    # A remix reads its source through the codec, so the source's file must not depend on the run. With
+    # x264's macroblock tree on, these frames encoded differently when fresh memory held other bytes
+    # (MALLOC_PERTURB_=165 against 1): the encoder read memory it had not written (kadr.video.encode).
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    source = tmp_path / "day.mp4"
+    default_engine().generate(VideoRequest(prompt="Солнечный день, пляж, волны", duration=6, seed=1,
+                                           camera="pan_right", resolution="160x96", fps=24), source)
+    np.save(tmp_path / "frames.npy", read_frames(source))
+    digests = set()
+    for perturb in ("1", "165"):
+        env = {**os.environ, "MALLOC_PERTURB_": perturb}
+        done = subprocess.run([sys.executable, "-c", ENCODE_AND_HASH, str(tmp_path / "frames.npy"),
+                               str(tmp_path / f"{perturb}.mp4")], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1, digests

@@ -68,7 +68,7 @@ def test_long_video_is_made_in_continuing_chunks(engine: Engine, tmp_path) -> No
         assert (np.diff(poses[:, 0]) > 0).all()  # pan_right: the view centre moves right
     meta = result.metadata
     assert (meta["frames"], meta["chunks"], meta["seed"], meta["camera"]) == (40, 3, 3, "pan_right")
-    assert set(meta["timings"]) == {"load", "generate", "encode", "total"}
+    assert set(meta["timings"]) == {"load", "generate", "post", "encode", "total"}
     assert result.poster_path.is_file()
 
 
@@ -95,6 +95,30 @@ def test_progress_reports_stages_steps_and_eta(engine: Engine, tmp_path) -> None
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert steps[-1].eta_s is not None and steps[0].eta_s is not None
+
+
+def test_upscaling_reports_its_own_stage_and_timing(engine: Engine, tmp_path) -> None:
+    # Real-ESRGAN takes about a second a frame on a CPU: the page must not sit at 98% with an ETA of 0 for
+    # minutes, and the upscaling must not be counted as encoding.
+    seen = []
+    result = engine.generate(VideoRequest(prompt="Горы", duration=2, seed=1, upscale="2x"), tmp_path / "up.mp4",
+                             backend=ScrollerBackend(), on_progress=seen.append)
+    frames = result.metadata["frames"]
+    assert (result.metadata["width"], frames, result.metadata["chunks"]) == (128, 16, 1)
+    post = [p for p in seen if p.stage == "post"]
+    done = [p.step for p in post]  # frames upscaled, a few at a time, pass by pass
+    assert done == sorted(set(done)) and done[-1] == frames and all(p.total == frames for p in post)
+    assert all(p.eta_s is not None for p in post) and post[-1].eta_s == 0.0
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions)  # never back
+    generated = [p for p in seen if p.stage == "generate"]
+    # Before any frame is upscaled (one pass here), the upscaling is counted as long as the generation.
+    assert generated[-1].fraction <= 0.5 and generated[-1].eta_s > 0
+    assert post[-1].fraction == pytest.approx(0.98)
+    timings = result.metadata["timings"]
+    assert set(timings) == {"load", "generate", "post", "encode", "total"}
+    assert timings["post"] > timings["encode"]
+    assert timings["load"] + timings["generate"] + timings["post"] + timings["encode"] == pytest.approx(timings["total"], abs=0.01)
 
 
 class _TwoPassBackend(ScrollerBackend):

@@ -37,7 +37,7 @@ from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvaila
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import LoraRef, accelerated
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
-from kadr.post.steps import ChunkInfo, FrameFunction
+from kadr.post.steps import FrameFunction
 from kadr.provenance import output_provenance
 from kadr.request import Shot, VideoRequest
 from kadr.video.encode import VideoWriter, container_tags, even_size, save_poster
@@ -146,7 +146,7 @@ def plan_shots(engine: "Engine", request: VideoRequest, spec: ModelSpec | None =
     if request.loop:
         raise InvalidRequestError("loop", True, "no loop for a video of shots (the last shot does not flow into the first)")
     if spec is None:
-        spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, TEXT_TO_VIDEO)
+        spec = registry.get_spec(request.model) if request.model else registry.model_for_tier(request.tier, TEXT_TO_VIDEO, request.features)
     check_features(request, spec)
     seed = request.seed if request.seed is not None else secrets.randbits(32)
     shared = request.prompt  # what every shot shares, after its own prompt ("" for none)
@@ -290,39 +290,18 @@ class _ShotsProgress:
 
 def shot_passes(model: VideoBackend, plan: "GenerationPlan", progress: _ShotsProgress, first_pass: int,
                 reference: Image.Image | None = None) -> Iterator[np.ndarray]:
-    """The frames of one shot, pass by pass, as the engine makes a clip: a continuation pass starts on
-    the previous pass's last frame (not repeated in the output), and the pass steps run on each pass."""
-    from kadr.engine import _checked_frames, _post_stages
+    """The frames of one shot, pass by pass, as the engine makes a clip (:func:`kadr.engine.run_passes`):
+    a continuation pass starts on the previous pass's last frame, and the pass steps run on each pass."""
+    from kadr.engine import post_stages, run_passes
 
     covered = plan.chunk_frames[0] + sum(n - 1 for n in plan.chunk_frames[1:])
     camera = CameraPath.from_motion(plan.camera, covered, plan.fps, plan.camera_speed)
     generator = torch.Generator(device="cpu").manual_seed(plan.seed)
-    pass_steps, _ = _post_stages(plan, None, camera)
-    extra = {"reference_image": reference} if reference is not None else {}
-    condition: Image.Image | None = None
-    made = 0
-    for index, n in enumerate(plan.chunk_frames):
-        progress.start_pass(first_pass + index)
-        repeated = 0 if index == 0 else 1
-        start = max(0, made - repeated)
-        out = model(
-            prompt=plan.prompt, negative_prompt=plan.negative_prompt, image=condition,
-            height=plan.height, width=plan.width, num_frames=n, fps=plan.fps,
-            num_inference_steps=plan.steps, guidance_scale=plan.guidance_scale,
-            generator=generator, camera=camera.slice(start, start + n), callback_on_step_end=progress.on_step,
-            **extra,
-        )
-        frames = _checked_frames(out.frames, n, plan)
-        info = ChunkInfo(start=start, repeated=repeated, condition=np.asarray(condition) if condition is not None else None)
-        frames = pass_steps.process(frames, info)
-        new = frames[repeated: repeated + plan.num_frames - made]
-        made += len(new)
-        condition = Image.fromarray(frames[-1])
-        yield new
-        if progress.is_cancelled():
-            raise GenerationCancelled("cancelled")
-        if made >= plan.num_frames:
-            break
+    pass_steps, _ = post_stages(plan, None, camera)
+    yield from run_passes(model, plan, camera, generator, pass_steps,
+                          on_pass_start=lambda index: progress.start_pass(first_pass + index), on_step=progress.on_step,
+                          is_cancelled=progress.is_cancelled,
+                          extra={"reference_image": reference} if reference is not None else None)
 
 
 def generate_shots(
@@ -339,7 +318,7 @@ def generate_shots(
 
     The arguments are :meth:`kadr.engine.Engine.generate`'s, which dispatches here.
     """
-    from kadr.engine import Progress, Result, _cancel_checker, _post_stages
+    from kadr.engine import Progress, Result, _cancel_checker, post_stages
 
     t_start = time.perf_counter()
     is_cancelled = _cancel_checker(cancel)
@@ -353,7 +332,7 @@ def generate_shots(
         raise InvalidRequestError("lora", loras[0].path, f"no LoRA for {spec.name}; models that take one: {able}")
     passes = sum(len(layout.plan.chunk_frames) for layout in layouts)
     report(Progress("plan", 0, 0, 0.0, None, 0, passes))
-    path = Path(output) if output is not None else engine._default_output(first, request.format)
+    path = Path(output) if output is not None else engine.default_output(first, request.format)
     poster_path = path.with_suffix(".png")
 
     # 2. The model, once for all shots.
@@ -372,7 +351,7 @@ def generate_shots(
     # 3. The output stream: the whole video's output steps, the provenance mark, one encoder.
     total_frames = sum(layout.frames for layout in layouts)
     video_plan = replace(first, num_frames=total_frames, duration=total_frames / first.fps, loop_overlap=0)
-    _, output_steps = _post_stages(video_plan, None, CameraPath.from_motion("static", 1, first.fps))
+    _, output_steps = post_stages(video_plan, None, CameraPath.from_motion("static", 1, first.fps))
     out_width, out_height = output_steps.output_size(first.width, first.height)
     out_fps = output_steps.output_fps(first.fps)
     prompts = " | ".join(layout.shot.prompt for layout in layouts) + (f" || {request.prompt}" if request.prompt else "")
@@ -387,7 +366,7 @@ def generate_shots(
     progress = _ShotsProgress(layouts, report, is_cancelled)
     joiner = ShotJoiner(layouts)
     poster: np.ndarray | None = None
-    encode_s = 0.0
+    encode_s = post_s = 0.0  # the output steps' time (upscaling, smoothing), then the encoder's
     with accelerated(model, cache=first.cache, loras=first.tier_loras + tuple(loras),
                      num_inference_steps=first.steps) as speedups, \
             VideoWriter(path, fps=round(out_fps), width=out_width, height=out_height, fmt=request.format, tags=tags,
@@ -396,15 +375,19 @@ def generate_shots(
         for index, layout in enumerate(layouts):
             # 4. Each shot's passes -> the joiner (cut or cross-fade) -> the output steps -> the encoder.
             for frames in shot_passes(model, layout.plan, progress, pass_index, reference):
-                t_enc = time.perf_counter()
+                t_post = time.perf_counter()
                 ready = output_steps.process(joiner.add(index, frames))
+                t_enc = time.perf_counter()
+                post_s += t_enc - t_post
                 if len(ready):
                     if poster is None:
                         poster = ready[min(len(ready) - 1, first.fps // 2)].copy()
                     writer.write(ready)
                 encode_s += time.perf_counter() - t_enc
             pass_index += len(layout.plan.chunk_frames)
+        t_post = time.perf_counter()
         tail = output_steps.flush()
+        post_s += time.perf_counter() - t_post
         if tail is not None and len(tail):
             writer.write(tail)
             poster = tail[0].copy() if poster is None else poster
@@ -427,8 +410,8 @@ def generate_shots(
         "image": None, "post": output_steps.describe(),
         "acceleration": {**getattr(model, "load_report", {"attention": "sdpa", "compile": None}), **speedups},
         "provenance": marked.summary(),
-        "timings": {"load": round(load_s, 3), "generate": round(max(0.0, total_s - load_s - encode_s), 3),
-                    "encode": round(encode_s, 3), "total": round(total_s, 3)},
+        "timings": {"load": round(load_s, 3), "generate": round(max(0.0, total_s - load_s - encode_s - post_s), 3),
+                    "post": round(post_s, 3), "encode": round(encode_s, 3), "total": round(total_s, 3)},
     }
     return Result(path=path, poster_path=poster_path, metadata=metadata)
 

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from kadr.errors import InvalidRequestError, ModelNotAvailableError
 from kadr.pipelines.base import ModelSpec, VideoBackend
@@ -101,16 +101,22 @@ def _configured_tiers() -> dict[str, str]:
     return tiers
 
 
-def model_for_tier(tier: str, task: str) -> ModelSpec:
-    """The model serving ``tier`` for ``task``: configured, else the first preferred one present, else built-in."""
+def model_for_tier(tier: str, task: str, features: Sequence[str] = ()) -> ModelSpec:
+    """The model serving ``tier`` for ``task``: configured, else a preferred one present, else built-in.
+
+    Among the tier's preferred models present (then the built-in one), the first that can do every one of
+    ``features`` (a request's ``VideoRequest.features``: remix, first-last-frame, ...) wins, so such a request
+    is not sent to a model that would refuse it; when none can, the choice is as without features.
+    """
     configured = _configured_tiers().get(tier)
     if configured:
         return get_spec(configured)
-    for name in TIER_PREFERENCE.get(tier, ()):
-        spec = next((s for s in all_specs() if s.name == name), None)
-        if spec and task in spec.tasks and weights_present(spec):
-            return spec
-    return get_spec(BUILTIN_MODEL)
+    candidates = [spec for name in TIER_PREFERENCE.get(tier, ())
+                  for spec in all_specs() if spec.name == name and task in spec.tasks and weights_present(spec)]
+    candidates.append(get_spec(BUILTIN_MODEL))
+    able = next((spec for spec in candidates
+                 if task in spec.tasks and all(feature in spec.features for feature in features)), None)
+    return able or candidates[0]
 
 
 def load_backend(spec: ModelSpec, device: str | None = None, **kwargs: Any) -> VideoBackend:

@@ -411,15 +411,18 @@ class KadrTinyPipeline:
             frames += (1.0 - float(strength)) * self._detail(video, source, key_poses, frame_poses, fps, height, width)
             if image is not None:
                 # A remix's continuation pass starts exactly on the frame it continues: the first frame's
-                # difference from it is carried along the camera path, fading out over one keyframe interval.
+                # difference from it (4-7 levels of fine detail and colour) is carried along the camera path,
+                # fading out over the whole pass. Fading it within one keyframe interval added up to 1/8 of it
+                # to each of those frames' changes, and the seam showed (frame-difference z up to 3.7).
                 target = self._prepare_image(image, height, width).cpu()  # (1, 3, H, W)
-                ramp = max(1, round(fps / key_fps))
-                stop = min(num_frames, ramp)
-                dst = torch.from_numpy(frame_poses[:stop])
-                moved, _ = warp_view((target - frames[:1]).expand(stop, -1, -1, -1), torch.zeros_like(dst), dst,
-                                     padding_mode="zeros")
-                fade = (1.0 - torch.arange(stop, dtype=torch.float32) / ramp)[:, None, None, None]  # (stop, 1, 1, 1)
-                frames[:stop] += fade * moved
+                offset = target - frames[:1]  # (1, 3, H, W)
+                for s in range(0, num_frames, 32):
+                    e = min(num_frames, s + 32)
+                    dst = torch.from_numpy(frame_poses[s:e])
+                    moved, _ = warp_view(offset.expand(e - s, -1, -1, -1), torch.zeros_like(dst), dst,
+                                         padding_mode="zeros")
+                    fade = (1.0 - torch.arange(s, e, dtype=torch.float32) / num_frames)[:, None, None, None]  # (f, 1, 1, 1)
+                    frames[s:e] += fade * moved
         elif residual is not None or residual_last is not None:
             last_pose = torch.from_numpy(frame_poses[-1:])
             for s in range(0, num_frames, 32):
