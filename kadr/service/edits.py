@@ -139,7 +139,7 @@ class EditService:
             was: dict[str, Any] = dict(source.original.spec.request) if source.original is not None else {}
             tier = body.quality or was.get("tier") or "fast"
             spec = resolve_model(body.model or (source.original.spec.model if source.original is not None else None),
-                                 tier, "text-to-video")
+                                 tier, "text-to-video", (kind if kind != "edit" else "remix",))
             request = VideoRequest(
                 prompt=prompt or was.get("prompt") or "", negative_prompt=was.get("negative_prompt"),
                 # An extension adds ``seconds`` (the engine refuses more than the 30 s a video may have, as "seconds");

@@ -224,12 +224,15 @@ def tier_of(model: str | None, quality: str | None) -> str:
     return "fast"
 
 
-def resolve_model(model: str | None, tier: str, task: str) -> Any:
-    """The ModelSpec serving the request: the tier's model for no name or an OpenAI name, else the one named."""
+def resolve_model(model: str | None, tier: str, task: str, features: tuple[str, ...] = ()) -> Any:
+    """The ModelSpec serving the request: the tier's model for no name or an OpenAI name, else the one named.
+
+    ``features`` (VideoRequest.features: extend, remix, shots ...) steer the tier's choice to a model that has them.
+    """
     from kadr.pipelines import registry
 
     if model is None or any(model.startswith(alias) for alias, _ in OPENAI_TIER_ALIASES):
-        spec = registry.model_for_tier(tier, task)
+        spec = registry.model_for_tier(tier, task, features)
     else:
         spec = registry.get_spec(model)
     if not spec.builtin and not registry.weights_present(spec):
@@ -305,7 +308,9 @@ class VideoService:
         tier = tier_of(body.model, body.quality)
         picture = self._image(image) if image is not None else None
         task = "image-to-video" if picture is not None else "text-to-video"
-        spec = resolve_model(body.model, tier, task)
+        wanted = tuple(name for name, asked in (("first-last-frame", last_image is not None), ("shots", bool(shots)),
+                                                ("reference", reference is not None)) if asked)
+        spec = resolve_model(body.model, tier, task, wanted)
         aspect, resolution = map_size(body.size, body.aspect, spec, tier)
         seed = body.seed if body.seed is not None else secrets.randbits(32)
         request = VideoRequest(
