@@ -10,6 +10,9 @@ Sections:
                ratio), kadr-tiny's own frames vs the photo-keeping post step
   t2v          text-to-video on the public evaluation prompts (eval/prompts.json) through the engine: the
                camera check on the MP4 against the request, sharpness of the last frame vs the first
+  encode       image-to-video clips as training/evaluate.py delivers them, their frames through the MP4
+               writer with today's H.264 settings and the baseline's: the decoded sharpness ratio, detail
+               each frame keeps through the codec, PSNR, bytes, encode time
   upscale      seconds per output second at x2, x4, 720p; sharpness (variance of the Laplacian) and
                flicker against bicubic
   interpolate  seconds per output second doubling 24 fps; PSNR of held-out middle frames of rendered
@@ -168,6 +171,89 @@ def bench_t2v(quick: bool) -> dict[str, Any]:
             "aligned_by": "the camera path the engine used (flow_fit: the similarity fitted by optical flow)",
             "sharpness_ratio_min": min(ratios), "sharpness_ratio_at_least_0.8": sum(x >= 0.8 for x in ratios),
             "psnr_min": min(min(r["middle"]["psnr"], r["last"]["psnr"]) for r in rows), "rows": rows}
+
+
+BASELINE_H264 = {"crf": "20", "preset": "veryfast"}  # the MP4 settings before the grain tune (7121b7a)
+
+
+def _delivered_frames(engine: Any, request: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The frames ``engine.generate(request)`` hands its MP4 writer (post stage done, before H.264), and the
+    camera poses it planned. The engine's writer is swapped for one that also keeps what it is given."""
+    from unittest import mock
+
+    from kadr import engine as engine_module
+    from kadr.video.encode import VideoWriter
+
+    kept: list[np.ndarray] = []
+
+    class KeepingWriter(VideoWriter):
+        def write(self, frames: np.ndarray) -> None:
+            kept.append(np.array(frames))
+            super().write(frames)
+
+    plan = engine.plan(request)
+    with tempfile.TemporaryDirectory() as folder, mock.patch.object(engine_module, "VideoWriter", KeepingWriter):
+        engine.generate(request, Path(folder) / "clip.mp4")
+    covered = plan.chunk_frames[0] + sum(n - 1 for n in plan.chunk_frames[1:])
+    poses = CameraPath.from_motion(plan.camera, covered, plan.fps, plan.camera_speed).poses
+    return np.concatenate(kept), poses
+
+
+def bench_encode(quick: bool) -> dict[str, Any]:
+    """Image-to-video clips as training/evaluate.py's ``delivered`` makes them (the engine, its photographs,
+    seeds and moves), their frames encoded with today's MP4 settings and the baseline's, decoded back: the
+    aligned sharpness ratio the evaluation reads, the detail each frame keeps through the codec (decoded /
+    pre-encode variance of the Laplacian), PSNR, bytes and encode seconds."""
+    from kadr.engine import Engine
+    from kadr.post.quality import aligned_fidelity, camera_matrix
+    from kadr.request import VideoRequest
+    from kadr.video.checks import read_video
+    from kadr.video.encode import CODECS, VideoWriter
+    from training.evaluate import PHOTOS, photo
+
+    settings = {"baseline": BASELINE_H264, "current": CODECS["mp4"]["options"]}
+    engine = Engine()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in (("chelsea",) if quick else PHOTOS):
+            for mi, motion in enumerate(CAMERA_MOTIONS):
+                if quick and motion not in ("tilt_up", "tilt_down"):
+                    continue
+                request = VideoRequest(prompt="", image=photo(name), camera=motion, seed=300 + mi, duration=5)
+                clip, poses = _delivered_frames(engine, request)
+                h, w = clip.shape[1:3]
+                row: dict[str, Any] = {"photo": name, "motion": motion}
+                for label, options in settings.items():
+                    path = Path(folder) / f"{name}-{motion}-{label}.mp4"
+                    t = time.perf_counter()
+                    with VideoWriter(path, fps=FPS, width=w, height=h, codec_options=options) as writer:
+                        writer.write(clip)
+                    seconds = time.perf_counter() - t
+                    decoded, _ = read_video(path)
+                    picks = {"middle": len(clip) // 2, "last": len(clip) - 1}
+                    fid = {k: aligned_fidelity(decoded[0], decoded[i], camera_matrix(poses[0], poses[i], w, h))
+                           for k, i in picks.items()}
+                    kept = {k: sharpness(decoded[i]) / sharpness(clip[i]) for k, i in {"first": 0, **picks}.items()}
+                    row[label] = {"sharpness_ratio": round(min(f.sharpness_ratio for f in fid.values()), 3),
+                                  "psnr_min": round(min(f.psnr for f in fid.values()), 2),
+                                  "detail_kept": {k: round(v, 3) for k, v in kept.items()},
+                                  "kB": round(path.stat().st_size / 1024, 1), "encode_s": round(seconds, 3)}
+                rows.append(row)
+
+    def total(label: str, key: str) -> float:
+        return sum(r[label][key] for r in rows)
+
+    out: dict[str, Any] = {"settings": settings, "clips": len(rows), "size": f"{W}x{H}"}
+    for label in settings:
+        out[label] = {"sharpness_ratio_min": min(r[label]["sharpness_ratio"] for r in rows),
+                      "sharpness_ratio_at_least_0.8": sum(r[label]["sharpness_ratio"] >= 0.8 for r in rows),
+                      "psnr_min": min(r[label]["psnr_min"] for r in rows),
+                      "detail_kept_min": {k: min(r[label]["detail_kept"][k] for r in rows) for k in ("first", "middle", "last")},
+                      "kB_mean": round(total(label, "kB") / len(rows), 1)}
+    out["size_vs_baseline"] = round(total("current", "kB") / total("baseline", "kB"), 2)
+    out["encode_time_vs_baseline"] = round(total("current", "encode_s") / total("baseline", "encode_s"), 2)
+    out["rows"] = rows
+    return out
 
 
 def _rendered_clip(frames: int) -> np.ndarray:
@@ -338,7 +424,7 @@ def bench_cli(quick: bool) -> dict[str, Any]:
             "frames": report["frames"], "timings": report["timings"], "load_after": load}
 
 
-SECTIONS = {"fidelity": bench_fidelity, "t2v": bench_t2v, "upscale": bench_upscale, "interpolate": bench_interpolate,
+SECTIONS = {"fidelity": bench_fidelity, "t2v": bench_t2v, "encode": bench_encode, "upscale": bench_upscale, "interpolate": bench_interpolate,
             "costs": bench_costs, "generate": bench_generate, "cli": bench_cli}
 
 

@@ -27,8 +27,18 @@ from PIL import Image
 if TYPE_CHECKING:
     from kadr.provenance.manifest import GenerationRecord
 
+# MP4: x264 at veryfast/CRF 20 with its small-coefficient cuts off. Without trellis (veryfast) x264 zeroes
+# residual coefficients under a deadzone (21 inter, 11 intra) and drops whole low-energy blocks (DCT
+# decimation), so fine texture the camera moves (fur, foliage) is re-predicted by sub-pixel interpolation
+# frame after frame and softens as the clip goes on: the last frame of a tilt over skimage's cat kept 0.61
+# of its detail. Deadzones of 6 (x264's grain tune uses the same) and no decimation keep >= 0.86 of every
+# frame's detail for ~1.6x the bytes (~80 kB per 5 s at 256x144) and the same encode time. The grain tune
+# (CRF 21-22) kept a little more but adds noise to the first frame (the sharpness ratio's reference), costs
+# 1.6-1.9x the bytes, and at CRF 22 put the frame watermark's 4%-crop score under its threshold.
+# Figures: ``python bench/bench_post.py --sections encode``.
 CODECS: dict[str, dict[str, Any]] = {
-    "mp4": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast"},
+    "mp4": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast",
+                                                                       "x264-params": "deadzone-inter=6:deadzone-intra=6:dct-decimate=0"},
             "container_options": {"movflags": "+faststart+use_metadata_tags"}},
     "webm": {"codec": "libvpx-vp9", "pix_fmt": "yuv420p", "options": {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"},
              "container_options": {}},
@@ -49,9 +59,12 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, *, fps: int, width: int, height: int, fmt: str = "mp4",
-                 tags: dict[str, str] | None = None, provenance: "GenerationRecord | None" = None) -> None:
+                 tags: dict[str, str] | None = None, provenance: "GenerationRecord | None" = None,
+                 codec_options: dict[str, str] | None = None) -> None:
         if fmt not in CODECS:
             raise ValueError(f"format must be one of {', '.join(CODECS)}, got {fmt!r}")
+        # Encoder options replacing the format's defaults (CODECS): bench/bench_post.py compares settings.
+        self.codec_options = dict(CODECS[fmt]["options"] if codec_options is None else codec_options)
         self.path = Path(path)
         self.fmt = fmt
         self.fps = int(fps)
@@ -78,7 +91,7 @@ class VideoWriter:
         stream = self._container.add_stream(settings["codec"], rate=Fraction(self.fps, 1))
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = settings["pix_fmt"]
-        stream.options = dict(settings["options"])
+        stream.options = dict(self.codec_options)
         stream.time_base = Fraction(1, self.fps)
         self._stream = stream
         return self
