@@ -27,18 +27,16 @@ from PIL import Image
 if TYPE_CHECKING:
     from kadr.provenance.manifest import GenerationRecord
 
-# MP4: x264 at veryfast/CRF 20 with its small-coefficient cuts off. Without trellis (veryfast) x264 zeroes
-# residual coefficients under a deadzone (21 inter, 11 intra) and drops whole low-energy blocks (DCT
-# decimation), so fine texture the camera moves (fur, foliage) is re-predicted by sub-pixel interpolation
-# frame after frame and softens as the clip goes on: the last frame of a tilt over skimage's cat kept 0.61
-# of its detail. Deadzones of 6 (x264's grain tune uses the same) and no decimation keep >= 0.86 of every
-# frame's detail for ~1.6x the bytes (~80 kB per 5 s at 256x144) and the same encode time. The grain tune
-# (CRF 21-22) kept a little more but adds noise to the first frame (the sharpness ratio's reference), costs
-# 1.6-1.9x the bytes, and at CRF 22 put the frame watermark's 4%-crop score under its threshold.
-# Figures: ``python bench/bench_post.py --sections encode``.
+# MP4: x264 at veryfast/CRF 20 with its grain tune. At x264's defaults (no trellis at veryfast) small residual
+# coefficients fall in a deadzone (21 inter, 11 intra), low-energy blocks are dropped (DCT decimation) and
+# macroblock-tree lowers the quality of what later frames do not reuse, so fine detail the camera moves
+# (fur, a night city's lights) is re-predicted by sub-pixel interpolation frame after frame and softens:
+# the last frame of a tilt over skimage's cat kept 0.61 of its detail, a night pan's middle frame fell to
+# 0.61 of the first frame's sharpness (1.0 before encoding). ``grain`` (deadzones 6, no decimation, a flatter
+# qcomp) keeps it, for ~2x the bytes (~110 kB per 5 s at 256x144) at the same encode time. Deadzones and
+# decimation alone left the night pan at 0.69. Figures: ``python bench/bench_post.py --sections encode,t2v``.
 CODECS: dict[str, dict[str, Any]] = {
-    "mp4": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast",
-                                                                       "x264-params": "deadzone-inter=6:deadzone-intra=6:dct-decimate=0"},
+    "mp4": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast", "tune": "grain"},
             "container_options": {"movflags": "+faststart+use_metadata_tags"}},
     "webm": {"codec": "libvpx-vp9", "pix_fmt": "yuv420p", "options": {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"},
              "container_options": {}},
