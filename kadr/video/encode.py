@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 # the last frame of a tilt over skimage's cat kept 0.61 of its detail, a night pan's middle frame fell to
 # 0.61 of the first frame's sharpness (1.0 before encoding). ``grain`` (deadzones 6, no decimation, a flatter
 # qcomp) keeps it, for ~2x the bytes (~110 kB per 5 s at 256x144) at the same encode time. Deadzones and
-# decimation alone left the night pan at 0.69. Figures: ``python bench/bench_post.py --sections encode,t2v``.
+# decimation alone left the night pan at 0.69. Figures: ``python bench/bench_post.py --sections encode,t2v``;
+# the night pan is training/evaluate.py's delivered text-to-video (pan_left).
 CODECS: dict[str, dict[str, Any]] = {
     "mp4": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast", "tune": "grain"},
             "container_options": {"movflags": "+faststart+use_metadata_tags"}},
