@@ -9,7 +9,12 @@ Sections:
                middle frames against the first frame aligned to them (PSNR over covered pixels, sharpness
                ratio), kadr-tiny's own frames vs the photo-keeping post step
   t2v          text-to-video on the public evaluation prompts (eval/prompts.json) through the engine: the
-               camera check on the MP4 against the request, sharpness of the last frame vs the first
+               camera check on the MP4 against the request, sharpness of the middle and last frames vs the
+               first (decoded; before encoding; the same frames through the baseline H.264 settings), and
+               the delivered first frame's detail vs the model's own first keyframe
+  encode       image-to-video clips as training/evaluate.py delivers them, their frames through the MP4
+               writer with today's H.264 settings and the baseline's: the decoded sharpness ratio, detail
+               each frame keeps through the codec, PSNR, bytes, encode time
   upscale      seconds per output second at x2, x4, 720p; sharpness (variance of the Laplacian) and
                flicker against bicubic
   interpolate  seconds per output second doubling 24 fps; PSNR of held-out middle frames of rendered
@@ -30,6 +35,7 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +142,7 @@ def bench_t2v(quick: bool) -> dict[str, Any]:
     from kadr.post.quality import aligned_fidelity, camera_matrix
     from kadr.request import VideoRequest
     from kadr.video.checks import check_video, read_video
+    from kadr.video.encode import VideoWriter
 
     engine = Engine()
     rows = []
@@ -143,31 +150,148 @@ def bench_t2v(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         for i, p in enumerate(prompts):
             request = VideoRequest(prompt=p["text"], seed=200 + i, duration=5)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                plan = engine.plan(request)
-                result = engine.generate(request, Path(folder) / f"{i}.mp4")
-            report = check_video(result.path)
-            frames, _ = read_video(result.path)  # the decoded MP4: what a person gets
-            # The camera path the engine moved the first keyframe along (the same plan: planning is pure).
-            covered = plan.chunk_frames[0] + sum(n - 1 for n in plan.chunk_frames[1:])
-            poses = CameraPath.from_motion(plan.camera, covered, plan.fps, plan.camera_speed).poses
+            path = Path(folder) / f"{i}.mp4"
+            delivered = _delivered_frames(engine, request, path)
+            handed, poses = delivered.frames, delivered.poses  # poses: the path the first keyframe was moved along
+            plan = engine.plan(request)
+            report = check_video(path)
+            frames, _ = read_video(path)  # the decoded MP4: what a person gets
             h, w = frames.shape[1:3]
+            old_path = Path(folder) / f"{i}-baseline.mp4"  # the same frames through the old H.264 settings
+            with VideoWriter(old_path, fps=plan.fps, width=w, height=h, codec_options=BASELINE_H264) as writer:
+                writer.write(handed)
+            old_frames, _ = read_video(old_path)
             row = {"prompt": p["text"], "wanted": p["camera"], "planned": plan.camera,
-                   "measured": report["camera"], "agrees": _camera_agrees(p["camera"], report["camera"])}
+                   "measured": report["camera"], "agrees": _camera_agrees(p["camera"], report["camera"]),
+                   # the delivered first frame's detail against the model's own first keyframe
+                   "first_frame_vs_keyframe": round(sharpness(handed[0]) / sharpness(delivered.keyframe), 3)}
             for which, index in (("middle", len(frames) // 2), ("last", len(frames) - 1)):
                 fitted = aligned_fidelity(frames[0], frames[index])
                 known = aligned_fidelity(frames[0], frames[index], camera_matrix(poses[0], poses[index], w, h))
+                before = aligned_fidelity(handed[0], handed[index], camera_matrix(poses[0], poses[index], w, h))
+                old = aligned_fidelity(old_frames[0], old_frames[index], camera_matrix(poses[0], poses[index], w, h))
                 row[which] = {"sharpness_ratio": round(known.sharpness_ratio, 3), "psnr": round(known.psnr, 2),
                               "covered": round(known.covered, 3),
+                              "before_encoding": {"sharpness_ratio": round(before.sharpness_ratio, 3),
+                                                  "psnr": round(before.psnr, 2)},
+                              "baseline_h264": {"sharpness_ratio": round(old.sharpness_ratio, 3)},
                               "flow_fit": {"sharpness_ratio": round(fitted.sharpness_ratio, 3), "psnr": round(fitted.psnr, 2),
                                            "scale": round(fitted.scale, 3)}}
             rows.append(row)
     ratios = [min(r["middle"]["sharpness_ratio"], r["last"]["sharpness_ratio"]) for r in rows]
     return {"clips": len(rows), "camera_agreement": round(float(np.mean([r["agrees"] for r in rows])), 3),
             "aligned_by": "the camera path the engine used (flow_fit: the similarity fitted by optical flow)",
+            "first_frame_vs_keyframe_min": min(r["first_frame_vs_keyframe"] for r in rows),
+            "baseline_h264_sharpness_ratio_min": min(min(r["middle"]["baseline_h264"]["sharpness_ratio"],
+                                                         r["last"]["baseline_h264"]["sharpness_ratio"]) for r in rows),
+            "before_encoding_sharpness_ratio_min": min(min(r["middle"]["before_encoding"]["sharpness_ratio"],
+                                                           r["last"]["before_encoding"]["sharpness_ratio"]) for r in rows),
             "sharpness_ratio_min": min(ratios), "sharpness_ratio_at_least_0.8": sum(x >= 0.8 for x in ratios),
             "psnr_min": min(min(r["middle"]["psnr"], r["last"]["psnr"]) for r in rows), "rows": rows}
+
+
+BASELINE_H264 = {"crf": "20", "preset": "veryfast"}  # the MP4 settings before the grain tune (7121b7a)
+
+
+@dataclass
+class Delivered:
+    frames: np.ndarray  # (F, H, W, 3) uint8: what engine.generate() hands its MP4 writer (before H.264)
+    poses: np.ndarray  # (F', 3): the camera path the engine planned (x, y, log_zoom)
+    keyframe: np.ndarray | None  # (H, W, 3): the model's first frame as it reached the keep-photo step
+
+
+def _delivered_frames(engine: Any, request: Any, output: Path | None = None) -> Delivered:
+    """What ``engine.generate(request)`` hands its MP4 writer, the camera poses it planned and the model's
+    first frame; the MP4 is written to ``output`` when given. The engine's writer is swapped for one that
+    also keeps what it is given, and the keep-photo step records the first frame it receives."""
+    from unittest import mock
+
+    from kadr import engine as engine_module
+    from kadr.post.steps import KeepPhoto
+    from kadr.video.encode import VideoWriter
+
+    kept: list[np.ndarray] = []
+    model_first: list[np.ndarray] = []
+
+    class KeepingWriter(VideoWriter):
+        def write(self, frames: np.ndarray) -> None:
+            kept.append(np.array(frames))
+            super().write(frames)
+
+    keep_photo = KeepPhoto.process
+
+    def recording(step: KeepPhoto, frames: np.ndarray, info: Any = None) -> np.ndarray:
+        if not model_first:
+            model_first.append(frames[0].copy())
+        return keep_photo(step, frames, info)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = engine.plan(request)  # pure: the same plan generate() makes
+        with tempfile.TemporaryDirectory() as folder, mock.patch.object(engine_module, "VideoWriter", KeepingWriter), \
+                mock.patch.object(KeepPhoto, "process", recording):
+            engine.generate(request, output or Path(folder) / "clip.mp4")
+    covered = plan.chunk_frames[0] + sum(n - 1 for n in plan.chunk_frames[1:])
+    poses = CameraPath.from_motion(plan.camera, covered, plan.fps, plan.camera_speed).poses
+    return Delivered(np.concatenate(kept), poses, model_first[0] if model_first else None)
+
+
+def bench_encode(quick: bool) -> dict[str, Any]:
+    """Image-to-video clips as training/evaluate.py's ``delivered`` makes them (the engine, its photographs,
+    seeds and moves), their frames encoded with today's MP4 settings and the baseline's, decoded back: the
+    aligned sharpness ratio the evaluation reads, the detail each frame keeps through the codec (decoded /
+    pre-encode variance of the Laplacian), PSNR, bytes and encode seconds."""
+    from kadr.engine import Engine
+    from kadr.post.quality import aligned_fidelity, camera_matrix
+    from kadr.request import VideoRequest
+    from kadr.video.checks import read_video
+    from kadr.video.encode import CODECS, VideoWriter
+    from training.evaluate import PHOTOS, photo
+
+    settings = {"baseline": BASELINE_H264, "current": CODECS["mp4"]["options"]}
+    engine = Engine()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in (("chelsea",) if quick else PHOTOS):
+            for mi, motion in enumerate(CAMERA_MOTIONS):
+                if quick and motion not in ("tilt_up", "tilt_down"):
+                    continue
+                request = VideoRequest(prompt="", image=photo(name), camera=motion, seed=300 + mi, duration=5)
+                delivered = _delivered_frames(engine, request)
+                clip, poses = delivered.frames, delivered.poses
+                h, w = clip.shape[1:3]
+                row: dict[str, Any] = {"photo": name, "motion": motion}
+                for label, options in settings.items():
+                    path = Path(folder) / f"{name}-{motion}-{label}.mp4"
+                    t = time.perf_counter()
+                    with VideoWriter(path, fps=FPS, width=w, height=h, codec_options=options) as writer:
+                        writer.write(clip)
+                    seconds = time.perf_counter() - t
+                    decoded, _ = read_video(path)
+                    picks = {"middle": len(clip) // 2, "last": len(clip) - 1}
+                    fid = {k: aligned_fidelity(decoded[0], decoded[i], camera_matrix(poses[0], poses[i], w, h))
+                           for k, i in picks.items()}
+                    kept = {k: sharpness(decoded[i]) / sharpness(clip[i]) for k, i in {"first": 0, **picks}.items()}
+                    row[label] = {"sharpness_ratio": round(min(f.sharpness_ratio for f in fid.values()), 3),
+                                  "psnr_min": round(min(f.psnr for f in fid.values()), 2),
+                                  "detail_kept": {k: round(v, 3) for k, v in kept.items()},
+                                  "kB": round(path.stat().st_size / 1024, 1), "encode_s": round(seconds, 3)}
+                rows.append(row)
+
+    def total(label: str, key: str) -> float:
+        return sum(r[label][key] for r in rows)
+
+    out: dict[str, Any] = {"settings": settings, "clips": len(rows), "size": f"{W}x{H}"}
+    for label in settings:
+        out[label] = {"sharpness_ratio_min": min(r[label]["sharpness_ratio"] for r in rows),
+                      "sharpness_ratio_at_least_0.8": sum(r[label]["sharpness_ratio"] >= 0.8 for r in rows),
+                      "psnr_min": min(r[label]["psnr_min"] for r in rows),
+                      "detail_kept_min": {k: min(r[label]["detail_kept"][k] for r in rows) for k in ("first", "middle", "last")},
+                      "kB_mean": round(total(label, "kB") / len(rows), 1)}
+    out["size_vs_baseline"] = round(total("current", "kB") / total("baseline", "kB"), 2)
+    out["encode_time_vs_baseline"] = round(total("current", "encode_s") / total("baseline", "encode_s"), 2)
+    out["rows"] = rows
+    return out
 
 
 def _rendered_clip(frames: int) -> np.ndarray:
@@ -338,7 +462,7 @@ def bench_cli(quick: bool) -> dict[str, Any]:
             "frames": report["frames"], "timings": report["timings"], "load_after": load}
 
 
-SECTIONS = {"fidelity": bench_fidelity, "t2v": bench_t2v, "upscale": bench_upscale, "interpolate": bench_interpolate,
+SECTIONS = {"fidelity": bench_fidelity, "t2v": bench_t2v, "encode": bench_encode, "upscale": bench_upscale, "interpolate": bench_interpolate,
             "costs": bench_costs, "generate": bench_generate, "cli": bench_cli}
 
 

@@ -40,8 +40,9 @@ class PhotoAnchor:
 
     ``picture`` (H, W, 3) uint8 may be larger than the frame and extend beyond ``crop`` (the region
     (left, top, width, height), in picture pixels, that frame 0 shows): a tilt then reveals the real
-    picture instead of model fill. Rendering is antialiased: a pyramid level is picked so that the warp
-    never shrinks by more than 2x, the view is rendered at twice the output size and area-averaged down.
+    picture instead of model fill. Rendering is antialiased where the view shrinks the picture: a pyramid
+    level is picked so that the warp never shrinks by more than 2x, the view is rendered at twice the output
+    size and area-averaged down; where it does not shrink, one cubic warp at the output size.
     """
 
     def __init__(self, picture: np.ndarray, crop: tuple[float, float, float, float], size: tuple[int, int],
@@ -84,29 +85,42 @@ class PhotoAnchor:
         width, height = self.size
         x, y, z = (float(v) for v in pose)
         left, top, cw, ch = self.crop
-        # Output pixel (i, j) at twice the size samples picture pixel (a i + bx, a j + by) (geometry.py's
-        # convention: u_src = 2 x + u exp(-z), v_src = -2 y + v exp(-z), pixel centres at +0.5).
-        w2, h2 = 2 * width, 2 * height
-        ax = math.exp(-z) * cw / w2
-        ay = math.exp(-z) * ch / h2
-        level = 0
-        while level + 1 < len(self.levels) and ax / 2 ** (level + 1) >= 1.0:
-            level += 1
-        f = 2.0**level
-        pic = self.levels[level]
-        bx = left + cw * (x + 0.5) + (0.5 / w2 - 0.5) * math.exp(-z) * cw  - 0.5
-        by = top + ch * (-y + 0.5) + (0.5 / h2 - 0.5) * math.exp(-z) * ch - 0.5
-        # At pyramid level L a picture pixel p sits at (p + 0.5) / 2^L - 0.5.
-        matrix = np.array([[ax / f, 0.0, (bx + 0.5) / f - 0.5], [0.0, ay / f, (by + 0.5) / f - 0.5]], np.float64)
-        flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-        big = cv2.warpAffine(pic, matrix, (w2, h2), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-        image = cv2.resize(big.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+        if math.exp(-z) * max(cw / width, ch / height) <= 1.0 + 1e-6:
+            # Not shrinking (text-to-video's first keyframe, a zoom in, a small photo): one cubic warp at the
+            # output size, the identity at frame 0. Rendering at twice the size and area-averaging down would
+            # low-pass it (a keyframe's variance of the Laplacian fell to 0.72 of itself at frame 0).
+            image = cv2.warpAffine(self.levels[0], self._matrix(x, y, z, width, height, 0),
+                                   (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                   borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        else:
+            # Shrinking: a pyramid level such that the warp never shrinks by more than 2x, rendered at twice
+            # the output size and area-averaged down (antialiased).
+            ax = math.exp(-z) * cw / (2 * width)
+            level = 0
+            while level + 1 < len(self.levels) and ax / 2 ** (level + 1) >= 1.0:
+                level += 1
+            big = cv2.warpAffine(self.levels[level], self._matrix(x, y, z, 2 * width, 2 * height, level),
+                                 (2 * width, 2 * height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE)
+            image = cv2.resize(big.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
         # Coverage, exactly: the share of each output pixel's footprint inside the picture (edges 0..size).
         ph, pw = self.levels[0].shape[:2]
         cover_x = _inside_share(left + cw * (x + 0.5), math.exp(-z) * cw, width, pw)  # (W,)
         cover_y = _inside_share(top + ch * (-y + 0.5), math.exp(-z) * ch, height, ph)  # (H,)
         cover = (cover_y[:, None] * cover_x[None, :]).astype(np.float32)  # (H, W)
         return image, cover
+
+    def _matrix(self, x: float, y: float, z: float, out_w: int, out_h: int, level: int) -> np.ndarray:
+        """2x3 inverse map: output pixel (i, j) of an ``out_w`` x ``out_h`` view samples pyramid-``level`` pixel
+        (a i + bx, a j + by) (geometry.py's convention: u_src = 2 x + u exp(-z), v_src = -2 y + v exp(-z),
+        pixel centres at +0.5)."""
+        left, top, cw, ch = self.crop
+        ax = math.exp(-z) * cw / out_w
+        ay = math.exp(-z) * ch / out_h
+        bx = left + cw * (x + 0.5) + (0.5 / out_w - 0.5) * math.exp(-z) * cw - 0.5
+        by = top + ch * (-y + 0.5) + (0.5 / out_h - 0.5) * math.exp(-z) * ch - 0.5
+        f = 2.0**level  # at pyramid level L a picture pixel p sits at (p + 0.5) / 2^L - 0.5
+        return np.array([[ax / f, 0.0, (bx + 0.5) / f - 0.5], [0.0, ay / f, (by + 0.5) / f - 0.5]], np.float64)
 
 
 def _inside_share(centre: float, span: float, n: int, size: int) -> np.ndarray:

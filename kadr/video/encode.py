@@ -27,13 +27,21 @@ from PIL import Image
 if TYPE_CHECKING:
     from kadr.provenance.manifest import GenerationRecord
 
-# x264's macroblock-tree rate control reads memory it has not written: with it on, the same frames encode
-# differently from run to run (up to 11 levels apart decoded; constant under MALLOC_PERTURB_), so a seed
-# did not give one video. Off (same CRF 20): PSNR 0.7-0.9 dB higher, files about 2x larger (kadr-tiny
-# clips at 160x96). A higher CRF to keep the size was tried: 22-23 lose more on fine textures (a re-encoded
-# source 3.2 levels off in tests/test_edit_engine.py) and move the extension seams' colour figures.
+# MP4: x264 at veryfast/CRF 20 with its grain tune and macroblock-tree off.
+# - grain: at x264's defaults (no trellis at veryfast) small residual coefficients fall in a deadzone (21 inter,
+#   11 intra) and low-energy blocks are dropped (DCT decimation), so fine detail the camera moves (fur, a night
+#   city's lights) is re-predicted by sub-pixel interpolation frame after frame and softens: the last frame of a
+#   tilt over skimage's cat kept 0.61 of its detail, a night pan's middle frame fell to 0.61 of the first frame's
+#   sharpness (1.0 before encoding). ``grain`` (deadzones 6, no decimation, a flatter qcomp) keeps it, for ~2x the
+#   bytes at the same encode time; deadzones and decimation alone left the night pan at 0.69. Figures:
+#   ``python bench/bench_post.py --sections encode,t2v`` (the night pan is training/evaluate.py's delivered pan_left).
+# - mbtree=0: x264's macroblock-tree rate control reads memory it has not written: with it on, the same frames
+#   encode differently from run to run (up to 11 levels apart decoded; constant under MALLOC_PERTURB_), so a seed
+#   did not give one video (tests/test_edit_remix.py encodes under two MALLOC_PERTURB_ values). A higher CRF to
+#   keep the size was tried: 22-23 lose fine texture and move the extension seams' colour figures.
 CODECS: dict[str, dict[str, Any]] = {
-    "mp4": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast", "x264-params": "mbtree=0"},
+    "mp4": {"codec": "libx264", "pix_fmt": "yuv420p",
+            "options": {"crf": "20", "preset": "veryfast", "tune": "grain", "x264-params": "mbtree=0"},
             "container_options": {"movflags": "+faststart+use_metadata_tags"}},
     "webm": {"codec": "libvpx-vp9", "pix_fmt": "yuv420p", "options": {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"},
              "container_options": {}},
@@ -54,9 +62,12 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, *, fps: int, width: int, height: int, fmt: str = "mp4",
-                 tags: dict[str, str] | None = None, provenance: "GenerationRecord | None" = None) -> None:
+                 tags: dict[str, str] | None = None, provenance: "GenerationRecord | None" = None,
+                 codec_options: dict[str, str] | None = None) -> None:
         if fmt not in CODECS:
             raise ValueError(f"format must be one of {', '.join(CODECS)}, got {fmt!r}")
+        # Encoder options replacing the format's defaults (CODECS): bench/bench_post.py compares settings.
+        self.codec_options = dict(CODECS[fmt]["options"] if codec_options is None else codec_options)
         self.path = Path(path)
         self.fmt = fmt
         self.fps = int(fps)
@@ -83,7 +94,7 @@ class VideoWriter:
         stream = self._container.add_stream(settings["codec"], rate=Fraction(self.fps, 1))
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = settings["pix_fmt"]
-        stream.options = dict(settings["options"])
+        stream.options = dict(self.codec_options)
         stream.time_base = Fraction(1, self.fps)
         self._stream = stream
         return self
