@@ -194,6 +194,37 @@ def test_claims_race_from_threads_never_give_one_job_twice_nor_break_concurrency
         db.close()
 
 
+def test_replicas_starting_together_on_a_new_database_make_its_schema_once(postgres) -> None:
+    """Several replicas' create_schema at the same moment on an empty database: none fails (CI saw
+    'duplicate key value violates unique constraint pg_type_typname_nsp_index' before the schema lock)."""
+    url = postgres.new_database()
+    databases = [Database(url) for _ in range(6)]
+    start = threading.Barrier(len(databases))
+    errors: list[BaseException] = []
+
+    def create(db: Database) -> None:
+        start.wait()
+        try:
+            db.create_schema()
+        except BaseException as exc:  # collected: the assert below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(db,)) for db in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == []
+        with databases[0].connect() as conn:
+            from sqlalchemy import text
+
+            assert conn.execute(text("SELECT count(*) FROM kadr_meta WHERE key = 'schema_version'")).scalar() == 1
+    finally:
+        for db in databases:
+            db.engine.dispose()
+
+
 def test_a_store_made_before_leases_gets_its_new_columns_at_start(store_url: str) -> None:
     from sqlalchemy import inspect, text
 

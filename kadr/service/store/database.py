@@ -42,6 +42,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
+SCHEMA_LOCK_KEY = 0x6B616472  # "kadr": the advisory lock held while the schema is created or upgraded
+
+
 class Database:
     """The engine plus the two kinds of transaction the stores use."""
 
@@ -73,16 +76,35 @@ class Database:
         return self.dialect == "sqlite"
 
     def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
-        add_missing_columns(self.engine, Base.metadata)  # a store made by an older kadr: its new, nullable columns
-        with self.write() as session:
-            row = session.get(MetaRow, "schema_version")
-            if row is None:
-                session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row.value) > SCHEMA_VERSION:
-                raise RuntimeError(f"the store has schema {row.value}, newer than this kadr ({SCHEMA_VERSION}); upgrade kadr")
-            elif int(row.value) < SCHEMA_VERSION:
-                row.value = str(SCHEMA_VERSION)  # add_missing_columns brought it up to date
+        with self._schema_lock():
+            Base.metadata.create_all(self.engine)
+            add_missing_columns(self.engine, Base.metadata)  # a store made by an older kadr: its new, nullable columns
+            with self.write() as session:
+                row = session.get(MetaRow, "schema_version")
+                if row is None:
+                    session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+                elif int(row.value) > SCHEMA_VERSION:
+                    raise RuntimeError(f"the store has schema {row.value}, newer than this kadr ({SCHEMA_VERSION}); upgrade kadr")
+                elif int(row.value) < SCHEMA_VERSION:
+                    row.value = str(SCHEMA_VERSION)  # add_missing_columns brought it up to date
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """On PostgreSQL, one replica at a time creates or upgrades the schema.
+
+        Two `kadr serve` processes starting together on a new database would both CREATE TABLE and one fails
+        (a unique violation in pg_type); a session advisory lock serialises them, the second then finds the
+        tables made. SQLite has one replica only (hold_single_replica).
+        """
+        if self.dialect != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
     @contextmanager
     def read(self) -> Iterator[Session]:
