@@ -307,6 +307,24 @@ class Engine:
                 self._backends[spec.name] = backend
             return self._backends[spec.name]
 
+    def load_for(self, plan: GenerationPlan, tier: str, backend: VideoBackend | None, report: ProgressCallback,
+                 is_cancelled: Callable[[], bool], passes: int) -> tuple[VideoBackend, float]:
+        """The backend a run uses (``backend`` if given, else loaded) and the seconds loading took.
+
+        Reports the "load" stage; refuses a cancelled run and a tier whose adapter file is missing.
+        """
+        report(Progress("load", 0, 1, 0.0, None, 0, passes))
+        t_load = time.perf_counter()
+        model = backend if backend is not None else self.backend(plan.spec)
+        load_s = time.perf_counter() - t_load
+        if is_cancelled():
+            raise GenerationCancelled("cancelled before generation started")
+        missing = [lora.path for lora in plan.tier_loras if not Path(lora.path).exists()]
+        if missing:
+            raise ModelNotAvailableError(f"{plan.spec.name}: the {tier} tier's adapter {missing[0]} is not here; "
+                                         f"run `kadr models pull {plan.spec.name}`")
+        return model, load_s
+
     def loaded_models(self) -> list[str]:
         """Names of the models this engine holds loaded (a Ray actor reports them for placement)."""
         with self._lock:
@@ -348,16 +366,7 @@ class Engine:
         path = Path(output) if output is not None else self.default_output(plan, request.format)
         poster_path = path.with_suffix(".png")
 
-        report(Progress("load", 0, 1, 0.0, None, 0, len(plan.chunk_frames)))
-        t_load = time.perf_counter()
-        model = backend if backend is not None else self.backend(plan.spec)
-        load_s = time.perf_counter() - t_load
-        if is_cancelled():
-            raise GenerationCancelled("cancelled before generation started")
-        missing = [lora.path for lora in plan.tier_loras if not Path(lora.path).exists()]
-        if missing:
-            raise ModelNotAvailableError(f"{plan.spec.name}: the {request.tier} tier's adapter {missing[0]} is not here; "
-                                         f"run `kadr models pull {plan.spec.name}`")
+        model, load_s = self.load_for(plan, request.tier, backend, report, is_cancelled, len(plan.chunk_frames))
 
         # 1. The camera path: poses for every frame the passes make, trimmed ones included (an extension's
         #    starts on the source's last frame).

@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 
 from kadr.camera import CameraPath
-from kadr.errors import GenerationCancelled, InvalidRequestError, ModelNotAvailableError
+from kadr.errors import GenerationCancelled, InvalidRequestError
 from kadr.pipelines import registry
 from kadr.pipelines.acceleration import LoraRef, accelerated
 from kadr.pipelines.base import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelSpec, VideoBackend
@@ -336,16 +336,7 @@ def generate_shots(
     poster_path = path.with_suffix(".png")
 
     # 2. The model, once for all shots.
-    report(Progress("load", 0, 1, 0.0, None, 0, passes))
-    t_load = time.perf_counter()
-    model = backend if backend is not None else engine.backend(spec)
-    load_s = time.perf_counter() - t_load
-    if is_cancelled():
-        raise GenerationCancelled("cancelled before generation started")
-    missing = [lora.path for lora in first.tier_loras if not Path(lora.path).exists()]
-    if missing:
-        raise ModelNotAvailableError(f"{spec.name}: the {request.tier} tier's adapter {missing[0]} is not here; "
-                                     f"run `kadr models pull {spec.name}`")
+    model, load_s = engine.load_for(first, request.tier, backend, report, is_cancelled, passes)
     reference = _fitted_reference(request, first)
 
     # 3. The output stream: the whole video's output steps, the provenance mark, one encoder.
