@@ -23,6 +23,7 @@ from conftest import KadrServer, kadr_env
 from replicas_scenario import LIMITS, LEASE_S, SLOW, burst, client, events_of, kill_mid_job, start_replicas, which_replica
 
 from kadr.service.jobspec import JobSpec
+from kadr.service.plans import Plan, TierLimits
 from kadr.service.store import Database, JobStore, StoreInUse, hold_single_replica
 
 
@@ -78,6 +79,12 @@ def test_two_replicas_share_the_queue_limits_exact_jobs_run_once_events_cross_an
             server.stop()
 
 
+def unmetered_plan(concurrency: int, max_active: int) -> Plan:
+    """A plan "p" with no monthly limits, one credit a video: only concurrency and the queue's size bind."""
+    return Plan(name="p", monthly_credits=None, concurrency=concurrency, max_active=max_active,
+                tiers={"fast": TierLimits(videos=None, cost=1), "high": TierLimits(videos=None, cost=1)})
+
+
 def tiny_job_spec() -> JobSpec:
     """A small kadr-tiny job as the API would store it (request and plan)."""
     from kadr.engine import Engine
@@ -122,15 +129,13 @@ def test_a_second_replica_on_one_sqlite_store_is_refused_naming_postgresql(tmp_p
 def test_leases_let_only_expired_jobs_be_requeued(postgres) -> None:
     """The store's side: a live lease keeps a job from re-queuing; an expired one (or none) does not."""
     from kadr.service.jobs import NewJob
-    from kadr.service.plans import Plan, TierLimits
     from kadr.service.store import UserStore, new_job_id
 
     db = Database(postgres.new_database())
     db.create_schema()
     try:
         users, jobs = UserStore(db), JobStore(db)
-        plan = Plan(name="p", monthly_credits=None, concurrency=2, max_active=10,
-                    tiers={"fast": TierLimits(videos=None, cost=1), "high": TierLimits(videos=None, cost=1)})
+        plan = unmetered_plan(concurrency=2, max_active=10)
         ann = users.add("ann", "p", 1000.0).user
         spec = tiny_job_spec()
         for _ in range(2):
@@ -150,15 +155,13 @@ def test_leases_let_only_expired_jobs_be_requeued(postgres) -> None:
 def test_claims_race_from_threads_never_give_one_job_twice_nor_break_concurrency(postgres) -> None:
     """Eight claimers (as if on eight replicas) race for 40 jobs of 4 users with concurrency 1."""
     from kadr.service.jobs import NewJob
-    from kadr.service.plans import Plan, TierLimits
     from kadr.service.store import Succeeded, UserStore, new_job_id
 
     db = Database(postgres.new_database())
     db.create_schema()
     try:
         users, jobs = UserStore(db), JobStore(db)
-        plan = Plan(name="p", monthly_credits=None, concurrency=1, max_active=100,
-                    tiers={"fast": TierLimits(videos=None, cost=1), "high": TierLimits(videos=None, cost=1)})
+        plan = unmetered_plan(concurrency=1, max_active=100)
         spec = tiny_job_spec()
         people = [users.add(f"u{i}", "p", 1000.0).user for i in range(4)]
         for _ in range(10):
@@ -249,15 +252,13 @@ def test_a_store_made_before_leases_gets_its_new_columns_at_start(store_url: str
 def test_a_due_webhook_goes_to_one_sender_until_its_hold_runs_out(store_url: str) -> None:
     """Every replica runs a webhook sender on the one outbox: a due delivery is handed to one of them at a time."""
     from kadr.service.jobs import NewJob
-    from kadr.service.plans import Plan, TierLimits
     from kadr.service.store import Succeeded, UserStore, new_job_id
 
     db = Database(store_url)
     db.create_schema()
     try:
         users, jobs = UserStore(db), JobStore(db)
-        plan = Plan(name="p", monthly_credits=None, concurrency=1, max_active=10,
-                    tiers={"fast": TierLimits(videos=None, cost=1), "high": TierLimits(videos=None, cost=1)})
+        plan = unmetered_plan(concurrency=1, max_active=10)
         ann = users.add("ann", "p", 1000.0, webhook_url="http://127.0.0.1:9/hook").user
         spec = tiny_job_spec()
         job = jobs.submit(NewJob(new_job_id(), ann.id, spec, None, 1), plan, 1000.0)
