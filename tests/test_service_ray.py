@@ -7,6 +7,7 @@ completed by an actor on the other node, charged once.
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from pathlib import Path
@@ -75,6 +76,22 @@ def finished_runs(cluster: Any, at_least: int = 0, timeout: float = 30) -> int:
         time.sleep(0.5)
 
 
+def node_running(cluster: Any, server: KadrServer, video_id: str, client: openai.OpenAI) -> str:
+    """The node of the actor the server sent ``video_id`` to, once the job is past loading. Taken from the
+    server's own log line and the actor's name rather than from the state API's RUNNING tasks, which can
+    still list an earlier test's finished task for a moment."""
+    deadline = time.monotonic() + 120
+    while True:
+        sent = re.search(rf"job {video_id} to actor (\d+)", server.log())
+        if sent and client.videos.retrieve(video_id).progress > 0:
+            break
+        assert time.monotonic() < deadline, "the job never started on an actor"
+        time.sleep(0.2)
+    suffix = f"-{sent.group(1)}"
+    actor = next(a for a in kadr_actors(cluster) if a.state == "ALIVE" and a.name.endswith(suffix))
+    return actor.node_id
+
+
 def test_jobs_run_on_kadr_actors_one_per_node(cluster: Any, server: KadrServer) -> None:
     actors = [a for a in kadr_actors(cluster) if a.state == "ALIVE"]
     assert len(actors) == 2 and len({a.node_id for a in actors}) == 2  # one actor per CPU slot, on both nodes
@@ -111,15 +128,7 @@ def test_a_killed_worker_nodes_job_completes_on_another_charged_once(cluster: An
     client = client_for(server)
     video = client.videos.create(prompt="Пляж, волны, камера движется вдоль берега", seconds="8", size="256x144",
                                  extra_body={"quality": "high", "seed": 9})
-    deadline = time.monotonic() + 120
-    while True:  # the node whose actor is running this job
-        running = list_tasks(address=cluster.address, filters=[("name", "=", f"{ACTOR_NAME}.run"),
-                                                               ("state", "=", "RUNNING")])
-        if running and client.videos.retrieve(video.id).progress > 0:
-            break
-        assert time.monotonic() < deadline, "the job never started on an actor"
-        time.sleep(0.2)
-    node_id = running[0].node_id
+    node_id = node_running(cluster, server, video.id, client)
     node = next(n for n in cluster.worker_nodes if n.node_id == node_id)
     cluster.remove_node(node)  # its raylet and every worker process on it die, as a lost machine's would
 
