@@ -18,8 +18,8 @@ import pytest
 
 from conftest import kadr_env
 from kadr.provenance import attacks
-from kadr.provenance.watermark import (CODED_BITS, WatermarkEmbedder, WatermarkPayload, _check, _codeword, _message_bits,
-                                       _viterbi, detect_in_file, detect_watermark, embed_watermark)
+from kadr.provenance.watermark import (CODED_BITS, METRIC_THRESHOLD, WatermarkEmbedder, WatermarkPayload, _check, _codeword,
+                                       _message_bits, _viterbi, detect_in_file, detect_watermark, embed_watermark)
 from kadr.video.encode import VideoWriter
 from training.world import render_clip, sample_scene
 
@@ -120,7 +120,7 @@ def test_verify_finds_the_watermark_when_the_manifest_is_stripped(kadr_video: tu
 def test_the_code_corrects_bit_errors_and_its_check_byte_rejects_noise() -> None:
     rng = np.random.default_rng(0)
     sent = 1.0 - 2.0 * _codeword(PAYLOAD)  # +1 for a 0
-    # 15 of the 132 code bits read wrong (11%), every bit's certainty blurred.
+    # 15 of the 112 code bits read wrong (13%), every bit's certainty blurred.
     soft = sent * rng.uniform(0.2, 1.0, CODED_BITS)
     soft[rng.choice(CODED_BITS, 15, replace=False)] *= -1
     bits, agreement = _viterbi(soft)
@@ -130,4 +130,5 @@ def test_the_code_corrects_bit_errors_and_its_check_byte_rejects_noise() -> None
     packed = np.packbits(messages, axis=1)  # (2000, 5): payload bytes, check byte
     passed = sum(_check(row[:4].tobytes()) == row[4] for row in packed)
     assert passed < 2000 * 3 / 256  # about 1 in 256 expected
-    assert agreement.max() < 0.5
+    # and its agreement rarely reaches the threshold at one crop (the search tries thousands: the check byte decides).
+    assert np.mean(agreement >= METRIC_THRESHOLD) < 0.01

@@ -60,8 +60,12 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-KEY = b"kadr-watermark-v3"
-CELLS = 720  # cells in the grid, whatever the aspect (1:1 still has the 528 inner cells needed)
+KEY = b"kadr-watermark-v4"
+# Cells in the grid, whatever the aspect: 576 makes the fast tier's frames exactly 8x8-pixel cells (256x144 is
+# 32x18, 192x192 24x24, 224x168 28x21; the high tier's 12x12). Cells on whole blocks of pixels keep their
+# means through a half-size box downscale (each 2x2 box lies inside one cell) and carry the mark as the DC of
+# the codec's transform blocks, the part an encoder keeps longest.
+CELLS = 576
 PAYLOAD_BITS = 32  # studio (16 bits) + job (16 bits)
 CHECK_BITS = 8  # a CRC of the payload: noise that the decoder fits a payload to passes it once in 256
 MESSAGE_BITS = PAYLOAD_BITS + CHECK_BITS
@@ -73,12 +77,15 @@ GENERATORS = (0o133, 0o145, 0o175)
 TAIL_BITS = CONSTRAINT - 1
 CELLS_PER_BIT = 4  # 2 with sign +1, 2 with -1
 MOTHER_BITS = len(GENERATORS) * (MESSAGE_BITS + TAIL_BITS)  # 138 code bits
-CODED_BITS = 132  # of them sent (6 punctured, spread evenly): 4 cells each fit the inner grid of any aspect
-BORDER = 0.05  # fraction of the grid on each side left unmarked (a crop may take it)
+CODED_BITS = 112  # of them sent (26 punctured, spread evenly): 4 cells each fill the 28x16 inner cells of 16:9
+BORDER = 0.04  # fraction of the grid on each side left unmarked (a crop may take it)
 STEP = 2.3  # lattice step of a bit's projection, in luma levels (0.78 dB mean cost on kadr-tiny's fast tier)
 CANON = 8  # detection pixels per cell (offsets are found to 1/8 of a cell)
 COARSE = tuple(round(1.0 - 0.01 * i, 3) for i in range(11))  # visible fractions tried first: 1.00 ... 0.90
-FINE_STEP = 0.002
+FINE_SPAN, FINE_STEP = 0.006, 0.002  # around a coarse crop (0.01 apart): +-0.006 covers the gap
+BASINS = 8  # distinct coarse crops refined: at a weak mark the true crop can rank below ten wrong ones
+EXACT_CANON = 32  # detection pixels per cell for the last refinement: offsets to 1/32 of a cell
+EXACT_STEP = 0.001  # and crop sizes to 0.1%; the 1/8-cell search loses up to 0.2 of agreement at a true 4% crop
 # Mean agreement of the decoded code word with the soft bits (1: every bit sits on its lattice point). The
 # best of 2^40 messages at the best of some 10^4 crops agrees 0.44-0.51 with video that carries no mark
 # (bench/bench_watermark.py), so the threshold alone does not keep noise out: the check byte does, which the
@@ -128,7 +135,7 @@ class WatermarkReading:
     payload: WatermarkPayload | None
     metric: float  # mean agreement of the decoded code word with the soft bits there; found when >= METRIC_THRESHOLD
     bits: np.ndarray  # the CODED_BITS code bits read there (hard decisions, before decoding), mark or not
-    crop: tuple[float, float, int, int]  # visible fraction of width, of height; offset x, y (detection pixels)
+    crop: tuple[float, float, float, float]  # visible fraction of width, of height; offset x, y (in cells)
 
     def to_dict(self) -> dict[str, object]:
         return {"found": self.found, "payload": self.payload.to_dict() if self.payload else None}
@@ -177,9 +184,22 @@ def _grid(cols: int, rows: int) -> _Grid:
     return _Grid(cols, rows, chosen, signs, dither)
 
 
+def _box_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) float32 image resampled to ``size`` (width, height) as boxes: every output pixel is the exact
+    mean of the area it covers, each input pixel a constant square. OpenCV's INTER_AREA is that when it
+    shrinks; to grow, each pixel is first repeated into a k x k block (exact for boxes), then shrunk."""
+    width, height = size
+    k = max(1, math.ceil(max(width / image.shape[1], height / image.shape[0])))
+    if k > 1:
+        image = np.repeat(np.repeat(image, k, axis=0), k, axis=1)  # (h * k, w * k)
+    if image.shape[:2] == (height, width):
+        return image.astype(np.float32, copy=False)
+    return cv2.resize(image.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+
+
 def _cell_means(luma: np.ndarray, grid: _Grid) -> np.ndarray:
     """(rows * cols,) mean luma per cell of an uncropped frame-sized luma image."""
-    canon = cv2.resize(luma.astype(np.float32), (grid.cols * CANON, grid.rows * CANON), interpolation=cv2.INTER_AREA)
+    canon = _box_resize(luma.astype(np.float32), (grid.cols * CANON, grid.rows * CANON))
     return canon.reshape(grid.rows, CANON, grid.cols, CANON).mean(axis=(1, 3)).reshape(-1)  # (rows*cols,)
 
 
@@ -306,12 +326,23 @@ def _viterbi(soft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _upsample(cells: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(H, W) float32 smooth offset from per-cell values (rows, cols), interpolated between cell centres.
+    """(H, W) float32 luma offset from per-cell values (rows, cols): constant over each cell.
 
-    Measured against an offset constant over each cell (the least squared change for a cell's mean, about
-    20% cheaper before encoding): its sharp edges lose more of the mark in the encoder, and softened by a
-    1-pixel blur it read back no better at equal PSNR cost."""
-    return cv2.resize(cells.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    A constant is the least squared change for a cell's mean, and on the fast tier's 8x8-pixel cells it is
+    nothing but the DC of the encoder's transform blocks. (Before the cells sat on whole pixels, at 7.1 pixels,
+    an offset interpolated between cell centres did better: a constant's edges then fell inside blocks.)"""
+    return cv2.resize(cells.astype(np.float32), (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+@lru_cache(maxsize=8)
+def _dither(width: int, height: int) -> np.ndarray:
+    """(H, W) ordered-dither thresholds in (0, 1) (an 8x8 Bayer matrix, tiled): floor(offset + threshold)
+    rounds a constant offset so that an 8x8 block's mean keeps its fraction (to 1/64 of a level)."""
+    bayer = np.zeros((1, 1))
+    for _ in range(3):
+        bayer = np.block([[4 * bayer, 4 * bayer + 2], [4 * bayer + 3, 4 * bayer + 1]])  # (8, 8) of 0..63
+    tiles = np.tile((bayer + 0.5) / 64, (height // 8 + 1, width // 8 + 1))
+    return tiles[:height, :width].astype(np.float32)
 
 
 @lru_cache(maxsize=8)
@@ -374,8 +405,8 @@ class WatermarkEmbedder:
             needed = goal * total / n - (self._marked_sum + n * chunk_p) / n
             offset += self._offset(np.linalg.solve(self._response, needed))
             # Frames are integers, so rounding the sum is adding the rounded offset: int16 is exact and fast.
-            # The offset varies smoothly across a cell, so the cell's mean keeps its fractional part.
-            step = np.rint(offset).astype(np.int16)[None, :, :, None]
+            # Ordered dither rounds a cell's constant offset so that the cell's mean keeps its fraction.
+            step = np.floor(offset + _dither(self.width, self.height)).astype(np.int16)[None, :, :, None]
             marked = np.clip(frames.astype(np.int16) + step, 0, 255).astype(np.uint8)
         self._marked_sum += n * _project(_cell_means(_mean_luma(marked), self._grid), self._grid)
         self._host_sum += n * host
@@ -443,58 +474,93 @@ class _Candidate:
     metric: float  # the decoder's agreement at this crop
     vis_w: float
     vis_h: float
-    ox: int
+    ox: int  # offset of the visible part, in detection pixels (``canon`` per cell)
     oy: int
+    canon: int
     projections: np.ndarray
     grid: _Grid
 
 
-def _best_offset(mean_luma: np.ndarray, vis_w: float, vis_h: float) -> _Candidate | None:
-    """For one crop size: the offset at which the decoder agrees best with what it reads."""
+def _best_offset(mean_luma: np.ndarray, vis_w: float, vis_h: float, canon: int = CANON,
+                 near: tuple[float, float, int] | None = None) -> _Candidate | None:
+    """For one crop size: the offset at which the decoder agrees best with what it reads.
+
+    ``canon``: detection pixels per cell (the offset's resolution); ``near``: (x, y, radius) keeps the offsets
+    within ``radius`` detection pixels of (x, y), in cells, for a refinement around an earlier answer."""
     height, width = mean_luma.shape
     try:
         grid = _grid(*grid_shape(round(width / vis_w), round(height / vis_h)))
     except ValueError:  # a frame too narrow for the grid this crop would imply
         return None
-    cw, ch = grid.cols * CANON, grid.rows * CANON
+    cw, ch = grid.cols * canon, grid.rows * canon
     pw, ph = round(cw * vis_w), round(ch * vis_h)
-    patch = cv2.resize(mean_luma, (pw, ph), interpolation=cv2.INTER_AREA)
+    patch = _box_resize(mean_luma, (pw, ph))
     integral = cv2.integral(patch.astype(np.float64))  # (ph + 1, pw + 1)
     flat = grid.cells.reshape(-1)
     rows, cols = flat // grid.cols, flat % grid.cols
-    # Cell (r, c) of the original starts at (c * CANON - ox, r * CANON - oy) in the patch.
+    # Cell (r, c) of the original starts at (c * canon - ox, r * canon - oy) in the patch.
     ox = np.arange(0, cw - pw + 1)
     oy = np.arange(0, ch - ph + 1)
-    x0 = cols[None, None, :] * CANON - ox[None, :, None]  # (1, X, n)
-    y0 = rows[None, None, :] * CANON - oy[:, None, None]  # (Y, 1, n)
+    if near is not None:
+        cx, cy, radius = near[0] * canon, near[1] * canon, near[2]
+        ox = ox[np.abs(ox - cx) <= radius]
+        oy = oy[np.abs(oy - cy) <= radius]
+        if not len(ox) or not len(oy):
+            return None
+    x0 = cols[None, None, :] * canon - ox[None, :, None]  # (1, X, n)
+    y0 = rows[None, None, :] * canon - oy[:, None, None]  # (Y, 1, n)
     x0, y0 = np.broadcast_arrays(x0, y0)  # (Y, X, n)
-    inside = (x0 >= 0).all(-1) & (y0 >= 0).all(-1) & (x0 + CANON <= pw).all(-1) & (y0 + CANON <= ph).all(-1)  # (Y, X)
+    inside = (x0 >= 0).all(-1) & (y0 >= 0).all(-1) & (x0 + canon <= pw).all(-1) & (y0 + canon <= ph).all(-1)  # (Y, X)
     if not inside.any():
         return None
-    x0c, y0c = np.clip(x0, 0, pw - CANON), np.clip(y0, 0, ph - CANON)
-    sums = (integral[y0c + CANON, x0c + CANON] - integral[y0c, x0c + CANON]
-            - integral[y0c + CANON, x0c] + integral[y0c, x0c])  # (Y, X, n)
-    means = (sums / (CANON * CANON)).reshape(len(oy), len(ox), CODED_BITS, CELLS_PER_BIT)
+    x0c, y0c = np.clip(x0, 0, pw - canon), np.clip(y0, 0, ph - canon)
+    sums = (integral[y0c + canon, x0c + canon] - integral[y0c, x0c + canon]
+            - integral[y0c + canon, x0c] + integral[y0c, x0c])  # (Y, X, n)
+    means = (sums / (canon * canon)).reshape(len(oy), len(ox), CODED_BITS, CELLS_PER_BIT)
     p = (means * grid.signs).mean(axis=-1)  # (Y, X, K)
     _, metrics = _viterbi(_soft_bits(p[inside], grid))  # p[inside]: (candidates, K)
     best = int(np.argmax(metrics))
     iy, ix = np.argwhere(inside)[best]
-    return _Candidate(float(metrics[best]), vis_w, vis_h, int(ox[ix]), int(oy[iy]), p[iy, ix], grid)
+    return _Candidate(float(metrics[best]), vis_w, vis_h, int(ox[ix]), int(oy[iy]), canon, p[iy, ix], grid)
+
+
+def _refined(mean_luma: np.ndarray, start: _Candidate, span: float, step: float, canon: int = CANON,
+             radius: int | None = None) -> _Candidate:
+    """The best crop within ``span`` of ``start``'s visible fractions, ``step`` apart (and, with ``radius``,
+    offsets within that many detection pixels of its offset)."""
+    found = [start]
+    for dw in np.arange(-span, span + step / 2, step):
+        for dh in np.arange(-span, span + step / 2, step):
+            w, h = min(1.0, start.vis_w + dw), min(1.0, start.vis_h + dh)
+            near = None if radius is None else (start.ox / start.canon, start.oy / start.canon, radius)
+            if (c := _best_offset(mean_luma, float(w), float(h), canon, near)) is not None:
+                found.append(c)
+    return max(found, key=lambda c: c.metric)
+
+
+def _distinct(candidates: list[_Candidate], count: int) -> list[_Candidate]:
+    """The first ``count`` candidates (best first) whose crops are not neighbours of a better one: the
+    coarse crops around one answer all score alike, and refining them all would look at one place."""
+    chosen: list[_Candidate] = []
+    for c in candidates:
+        if all(abs(c.vis_w - d.vis_w) > 0.015 or abs(c.vis_h - d.vis_h) > 0.015
+               or abs(c.ox / c.canon - d.ox / d.canon) > 0.5 or abs(c.oy / c.canon - d.oy / d.canon) > 0.5 for d in chosen):
+            chosen.append(c)
+            if len(chosen) == count:
+                break
+    return chosen
 
 
 def detect_in_luma(mean_luma: np.ndarray) -> WatermarkReading:
     """Search the crop and read the payload from a clip's mean luma (H, W)."""
     mean_luma = mean_luma.astype(np.float32)
-    coarse = [c for w in COARSE for h in COARSE if (c := _best_offset(mean_luma, w, h)) is not None]
-    best = max(coarse, key=lambda c: c.metric)
-    # Refine the crop size around the best coarse one: at the frame's edges a 1% error is 0.15 cell.
-    fine = [best]
-    for dw in np.arange(-0.01, 0.0101, FINE_STEP):
-        for dh in np.arange(-0.01, 0.0101, FINE_STEP):
-            w, h = min(1.0, best.vis_w + dw), min(1.0, best.vis_h + dh)
-            if (c := _best_offset(mean_luma, float(w), float(h))) is not None:
-                fine.append(c)
-    return _decode(max(fine, key=lambda c: c.metric))
+    coarse = sorted((c for w in COARSE for h in COARSE if (c := _best_offset(mean_luma, w, h)) is not None),
+                    key=lambda c: -c.metric)
+    # Refine the crop size around the best few coarse ones (at the frame's edges a 1% error is 0.15 cell),
+    # then to 0.1% and 1/32 of a cell around the best two of those.
+    fine = sorted((_refined(mean_luma, c, FINE_SPAN, FINE_STEP) for c in _distinct(coarse, BASINS)), key=lambda c: -c.metric)
+    exact = [_refined(mean_luma, c, 0.003, EXACT_STEP, EXACT_CANON, radius=EXACT_CANON // CANON + 1) for c in fine[:2]]
+    return _decode(max(exact, key=lambda c: c.metric))
 
 
 def _soft_bits(projections: np.ndarray, grid: _Grid) -> np.ndarray:
@@ -514,4 +580,5 @@ def _decode(candidate: _Candidate) -> WatermarkReading:
         payload = WatermarkPayload.from_bytes(data)
     return WatermarkReading(found=payload is not None, payload=payload, metric=round(agreement, 4),
                             bits=(soft < 0).astype(np.uint8),
-                            crop=(round(candidate.vis_w, 4), round(candidate.vis_h, 4), candidate.ox, candidate.oy))
+                            crop=(round(candidate.vis_w, 4), round(candidate.vis_h, 4),
+                                  round(candidate.ox / candidate.canon, 3), round(candidate.oy / candidate.canon, 3)))
