@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kadr.provenance import studio_id
 from kadr.provenance.manifest import ManifestReading, read_manifest
-from kadr.provenance.watermark import WatermarkReading, detect_in_file
+from kadr.provenance.watermark import WatermarkPayload, WatermarkReading, detect_in_file
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class Verification:
             parts.append(f"C2PA manifest INVALID (the file was changed after signing: {m.errors[0] if m.errors else m.state})")
         w = self.watermark
         if w.found and w.payload is not None:
-            parts.append(f"watermark found (studio {w.payload.studio:04x}, job {w.payload.job:04x})")
+            # Whose mark: a person checking their own studio's video wants to know it is theirs.
+            whose = "this studio" if w.payload.studio == WatermarkPayload.for_job(studio_id(), "").studio else "another studio"
+            parts.append(f"watermark found (studio {w.payload.studio:04x}, {whose}; job {w.payload.job:04x})")
         else:
             parts.append("no kadr watermark")
         return f"{name}: " + "; ".join(parts)
