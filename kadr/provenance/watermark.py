@@ -39,8 +39,8 @@ which the picture does not interfere with, carrying a convolutional code read wi
   then the offset) with the decoder itself: a Viterbi pass over every candidate at once gives the
   agreement (mean code sign * soft bit) of the best of all 2^44 messages. The best distinct coarse
   crops are refined, then the best two to 0.1% and 1/32 of a cell (a 1/8-cell search lost up to 0.2 of
-  agreement at a true 4% crop). The whole frame is read first, the search only when that fails; a
-  payload is reported when its 12-bit check matches.
+  agreement at a true 4% crop). The whole frame is read first, then the crops of kadr's own frame
+  sizes at whole pixels, the search only when both fail; a payload is reported when its 12-bit check matches.
 
 Where it stands (bench/bench_watermark.py; the README has the table): read back after kadr's encode and
 a GIF, and most of the time after H.264 at half the bitrate and a 4% crop, but rarely after a half-size
@@ -100,9 +100,13 @@ FINE_SPAN, FINE_STEP = 0.006, 0.002  # around a coarse crop (0.01 apart): +-0.00
 BASINS = 8  # distinct coarse crops refined: at a weak mark the true crop can rank below ten wrong ones
 EXACT_CANON = 32  # detection pixels per cell for the last refinement: offsets to 1/32 of a cell
 EXACT_STEP = 0.001  # and crop sizes to 0.1%; the 1/8-cell search loses up to 0.2 of agreement at a true 4% crop
-# Readings whose check is tried per video: the frame as it is (uncropped, or a scaled copy), then the best crop the
-# search finds. An unmarked video is reported with probability about READS / 2^CHECK_BITS (1 in 2048).
-READS = 2
+# Readings whose check is tried per video: the frame as it is (uncropped, or a scaled copy), the best crop at the
+# original's pixel scale, then the best crop the search finds. An unmarked video is reported with probability about
+# READS / 2^CHECK_BITS (1 in 1365).
+READS = 3
+# Cell sizes, in pixels, of kadr's own frames (the fast tier's 8, the high tier's 12): a crop that was not rescaled
+# keeps them, so its crop is one of a few whole-pixel offsets of a known frame size.
+PIXEL_CELLS = (8, 12)
 MAX_FRAMES = 2000
 
 
@@ -572,6 +576,26 @@ def _distinct(candidates: list[_Candidate], count: int) -> list[_Candidate]:
     return chosen
 
 
+def _pixel_crop(mean_luma: np.ndarray) -> _Candidate | None:
+    """The best crop of a copy cut from one of kadr's frames without rescaling: the frame was a grid of
+    PIXEL_CELLS-pixel cells (one per aspect kadr makes) a little larger than the copy, which sits at whole-pixel
+    offsets. Exact where the search's continuous crop sizes only come near (its best refinement still lost a
+    third of the 4% crops that decode at the right offset)."""
+    from kadr.request import ASPECTS
+
+    height, width = mean_luma.shape
+    found = []
+    for cell in PIXEL_CELLS:
+        for a, b in ASPECTS.values():
+            cols, rows = grid_shape(1000 * a, 1000 * b)
+            frame_w, frame_h = cols * cell, rows * cell
+            if width <= frame_w <= width / COARSE[-1] and height <= frame_h <= height / COARSE[-1]:
+                # canon = cell: one detection pixel per pixel of the original, the copy used as it is.
+                if (c := _best_offset(mean_luma, width / frame_w, height / frame_h, canon=cell)) is not None:
+                    found.append(c)
+    return max(found, key=lambda c: c.metric, default=None)
+
+
 def detect_in_luma(mean_luma: np.ndarray) -> WatermarkReading:
     """Read the payload from a clip's mean luma (H, W): as the frame is, else at the crop a search finds."""
     mean_luma = mean_luma.astype(np.float32)
@@ -580,6 +604,9 @@ def detect_in_luma(mean_luma: np.ndarray) -> WatermarkReading:
     # clips read through the search alone, 18 of 24 at the right crop).
     whole = _best_offset(mean_luma, 1.0, 1.0)
     if whole is not None and (reading := _decode(whole)).found:
+        return reading
+    pixel = _pixel_crop(mean_luma)
+    if pixel is not None and (reading := _decode(pixel)).found:
         return reading
     coarse = sorted((c for w in COARSE for h in COARSE if (c := _best_offset(mean_luma, w, h)) is not None),
                     key=lambda c: -c.metric)
