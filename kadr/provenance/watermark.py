@@ -78,14 +78,14 @@ CELLS = 576
 PAYLOAD_BITS = 32  # studio (16 bits) + job (16 bits)
 # A keyed CRC of the payload, 12 bits: what the decoder reads from video without a mark passes it once in 4096.
 # It is the whole decision (see READS): at a crop found by search the decoder's agreement with unmarked video
-# (0.47-0.60 on 137 unmarked videos) is as high as with a marked copy after H.264 at half the bitrate, so no threshold on it separates
-# them. 8 bits read 2 more of 24 copies after H.264 and 4 more after a half-size downscale at the right crop,
-# but would report one unmarked video in 128; 16 bits lost 1 and 3 more of 8 (true crop, world clips).
+# (0.47-0.60 on 137 unmarked videos) is as high as with a marked copy after H.264 at half the bitrate, so no
+# threshold on it separates them. 8 bits read 2 more of 24 copies after H.264 and 4 more after a half-size
+# downscale at the right crop, but would report one unmarked video in 128; 16 bits lost 1 and 3 more of 8.
 CHECK_BITS = 12
 MESSAGE_BITS = PAYLOAD_BITS + CHECK_BITS
 # The payload goes through a rate-1/3 convolutional code (constraint length 7, the NASA/CCSDS generators),
 # read with a soft-decision Viterbi decoder: about 5 dB more coding gain than hard-decision Reed-Solomon
-# on the same cells, which is what lets the bits come back after H.264 at half the bitrate or a half-size copy.
+# on the same cells, which is what brings most copies back after H.264 at half the bitrate.
 CONSTRAINT = 7
 GENERATORS = (0o133, 0o145, 0o175)
 TAIL_BITS = CONSTRAINT - 1
