@@ -1,7 +1,7 @@
 """The S3-compatible artifact store against a real S3 endpoint on loopback (moto's server mode).
 
 Through boto3 itself (no mocked calls): files kept under the prefix and gone from the local folder,
-ranges, deletion, a bucket that is not there named at start. End to end: two `kadr serve` replicas on
+ranges, deletion, a failed upload keeping the files for its retry, a bucket that is not there named at start. End to end: two `kadr serve` replicas on
 one PostgreSQL, each with its own (empty) data folder and ``--artifacts s3://…``: a video made through
 one is downloaded through the other with the official openai client and decoded back, Range requests
 work, and deleting it through either removes its objects.
@@ -103,6 +103,33 @@ def test_s3_store_keeps_serves_ranges_and_deletes(s3_endpoint: str, bucket, tmp_
     with pytest.raises(ArtifactStoreError, match="cannot reach the bucket 'no-such-bucket'"):
         S3Artifacts(S3Location("no-such-bucket", ""), tmp_path, s3_endpoint).check()
 
+
+
+def test_a_failed_upload_keeps_the_files_and_a_retry_uploads_them(s3_endpoint: str, bucket, tmp_path: Path) -> None:
+    """The store goes away under a finished job (its bucket deleted): keeping fails with the store's error, which
+    the scheduler waits on and retries, and the job's files stay on disk; once the bucket is back, the retry keeps
+    them. (The scheduler's wait-and-retry on such an error is tested in test_service_faults.py.)"""
+    name = "kadr-retry"
+    bucket.create_bucket(Bucket=name)
+    store = open_store(f"s3://{name}/r", tmp_path / "videos", s3_endpoint)
+    store.check()
+    folder = tmp_path / "videos" / "video_2"
+    folder.mkdir(parents=True)
+    (folder / "video.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(5000))
+    (folder / "video.png").write_bytes(b"\x89PNG poster")
+    files = {"video": str(folder / "video.mp4"), "poster": str(folder / "video.png")}
+    bucket.delete_bucket(Bucket=name)
+    with pytest.raises(ArtifactStoreError, match=r"cannot upload video\.mp4 of video_2 to s3://kadr-retry/r/video_2/video\.mp4"):
+        store.keep("video_2", files)
+    assert (folder / "video.mp4").stat().st_size == 5012 and (folder / "video.png").exists()  # nothing lost
+    bucket.create_bucket(Bucket=name)
+    kept = store.keep("video_2", files)
+    assert kept == {"video": f"s3://{name}/r/video_2/video.mp4", "poster": f"s3://{name}/r/video_2/video.png"}
+    assert sorted(item["Key"] for item in bucket.list_objects_v2(Bucket=name)["Contents"]) == [
+        "r/video_2/video.mp4", "r/video_2/video.png"]
+    assert not (folder / "video.mp4").exists()  # uploaded, so the local copy is gone
+    found = store.locate(kept["video"])
+    assert isinstance(found, RemoteObject) and found.size == 5012
 
 def test_a_bucket_that_is_not_there_stops_the_start_naming_it(s3_endpoint: str, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "kadr", "serve", "--port", "0", "--workers", "0", "--data",
