@@ -46,7 +46,7 @@ class Verification:
         w = self.watermark
         if w.found and w.payload is not None:
             # Whose mark: a person checking their own studio's video wants to know it is theirs.
-            whose = "this studio" if w.payload.studio == WatermarkPayload.for_job(studio_id(), "").studio else "another studio"
+            whose = "this studio" if w.payload.studio == WatermarkPayload.studio_of(studio_id()) else "another studio"
             parts.append(f"watermark found (studio {w.payload.studio:04x}, {whose}; job {w.payload.job:04x})")
         else:
             parts.append("no kadr watermark")

@@ -123,6 +123,11 @@ class WatermarkPayload:
             if not 0 <= value < 1 << 16:
                 raise ValueError(f"watermark payload {name}: got {value}; allowed: 0 to 65535")
 
+    @staticmethod
+    def studio_of(studio_id: str) -> int:
+        """The 16-bit studio field a studio's name gives (to tell a reading's studio from this one)."""
+        return _hash16(studio_id)
+
     @classmethod
     def for_job(cls, studio_id: str, job_id: str) -> "WatermarkPayload":
         """The payload for a studio and a job, each named by any string (hashed to 16 bits)."""
@@ -608,8 +613,9 @@ def detect_in_luma(mean_luma: np.ndarray) -> WatermarkReading:
     pixel = _pixel_crop(mean_luma)
     if pixel is not None and (reading := _decode(pixel)).found:
         return reading
-    coarse = sorted((c for w in COARSE for h in COARSE if (c := _best_offset(mean_luma, w, h)) is not None),
-                    key=lambda c: -c.metric)
+    # The uncropped candidate read above is one of the coarse crops: reused, not searched again.
+    coarse = sorted([c for w in COARSE for h in COARSE if (w, h) != (1.0, 1.0) and (c := _best_offset(mean_luma, w, h))]
+                    + ([whole] if whole is not None else []), key=lambda c: -c.metric)
     # Refine the crop size around the best few coarse ones (at the frame's edges a 1% error is 0.15 cell),
     # then to 0.1% and 1/32 of a cell around the best two of those.
     fine = sorted((_refined(mean_luma, c, FINE_SPAN, FINE_STEP) for c in _distinct(coarse, BASINS)), key=lambda c: -c.metric)
