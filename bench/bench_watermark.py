@@ -6,13 +6,16 @@
 - ``transformations``: for marked procedural-world clips (256x144, 5 s, written by kadr's encoder),
   per transformation (kadr/provenance/attacks.py): bit accuracy of the code bits (hard decisions, before
   decoding) at the crop detection chose, the share of clips whose payload came back exactly, and the
-  decoder's agreement there (``metric``, for information: the check decides).
+  decoder's agreement there (``metric``, for information: the check decides). ``payload_identified``: the share
+  whose payload came back decoded or, when it did not decode, matched among ``--candidates`` payloads (the true one
+  and random others), as ``POST /v1/verify`` matches a faint mark against the studio's jobs.
 - ``false_positives``: videos kadr did not mark, per kind: procedural-world clips, kadr-tiny fast-tier
   videos made with the watermark off, synthetic clips (flat colours, gradients, bars, a checkerboard),
   noise, and scikit-image's bundled photographs moved as 5 s pans and zooms; each written as MP4 by
   kadr's encoder and read back like any file. A payload reported in any of them is a false positive;
   ``expected_rate`` is what the check lets through by design (READS readings a video, each passing the
-  CHECK_BITS-bit check once in 2^CHECK_BITS).
+  CHECK_BITS-bit check once in 2^CHECK_BITS). ``matched``: videos matched to one of ``--candidates`` random
+  payloads (by design at most MATCH_FALSE_ALARM a video).
 - ``fast_tier``: the kadr-tiny videos above, then marked: the mark's time against the generation's
   (and per second of output), PSNR against the model's frames of the encoded file without and with the
   mark (the cost in dB), and the share whose payload came back exactly per transformation.
@@ -35,8 +38,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kadr.provenance import attacks  # noqa: E402
-from kadr.provenance.watermark import (CHECK_BITS, READS, WatermarkEmbedder, WatermarkPayload, WatermarkReading,  # noqa: E402
-                                       _codeword, detect_in_file)
+from kadr.provenance.watermark import (CHECK_BITS, MATCH_FALSE_ALARM, READS, WatermarkEmbedder,  # noqa: E402
+                                       WatermarkPayload, WatermarkReading, _codeword, detect_in_file)
 from kadr.video.checks import psnr  # noqa: E402
 from kadr.video.encode import VideoWriter  # noqa: E402
 from training.world import render_clip, sample_scene  # noqa: E402
@@ -52,26 +55,40 @@ def write(frames: np.ndarray, path: Path) -> Path:
     return path
 
 
+def random_payloads(count: int, seed: int = 5) -> list[WatermarkPayload]:
+    """Stand-ins for a studio's other jobs: the candidates a faint mark is matched against."""
+    return [WatermarkPayload(int(a), int(b)) for a, b in np.random.default_rng(seed).integers(0, 1 << 16, (count, 2))]
+
+
+def _outcome(reading: WatermarkReading, payload: WatermarkPayload) -> tuple[float, float]:
+    """(decoded exactly, identified: decoded or matched) for a marked copy."""
+    right = reading.found and reading.payload == payload
+    return float(right and not reading.matched), float(right)
+
+
 def _scores(values: list[float]) -> dict[str, float]:
     return {"min": round(min(values), 4), "mean": round(float(np.mean(values)), 4), "max": round(max(values), 4)}
 
 
-def robustness(clips: int, out: Path) -> dict:
+def robustness(clips: int, out: Path, others: list[WatermarkPayload]) -> dict:
     rng = np.random.default_rng(19)
     names = ("none", *attacks.TRANSFORMATIONS)
-    per: dict[str, dict[str, list[float]]] = {name: {"bits": [], "exact": [], "metric": []} for name in names}
+    per: dict[str, dict[str, list[float]]] = {name: {"bits": [], "exact": [], "identified": [], "metric": []} for name in names}
     for i in range(clips):
         frames = render_clip(sample_scene(rng), FRAMES, WIDTH, HEIGHT, float(FPS))
         payload = WatermarkPayload(int(rng.integers(1 << 16)), int(rng.integers(1 << 16)))
         truth = _codeword(payload).astype(np.uint8)
         marked = write(WatermarkEmbedder(payload, WIDTH, HEIGHT).embed(frames), out / f"marked{i}.mp4")
         for name in names:
-            reading = detect_in_file(marked if name == "none" else attacks.apply(name, marked, out))
+            reading = detect_in_file(marked if name == "none" else attacks.apply(name, marked, out), [payload, *others[1:]])
             per[name]["bits"].append(float(np.mean(reading.bits == truth)))
-            per[name]["exact"].append(float(reading.found and reading.payload == payload))
+            exact, identified = _outcome(reading, payload)
+            per[name]["exact"].append(exact)
+            per[name]["identified"].append(identified)
             per[name]["metric"].append(reading.metric)
     return {name: {"bit_accuracy": round(float(np.mean(v["bits"])), 3), "payload_exact": round(float(np.mean(v["exact"])), 3),
-                   "metric": _scores(v["metric"])} for name, v in per.items()}
+                   "payload_identified": round(float(np.mean(v["identified"])), 3), "metric": _scores(v["metric"])}
+            for name, v in per.items()}
 
 
 # ---- videos kadr did not mark ----------------------------------------------------------------------
@@ -138,30 +155,33 @@ def photo_clips(count: int) -> Iterator[np.ndarray]:
         yield np.stack(frames)
 
 
-def false_positives(kinds: dict[str, Iterator[np.ndarray] | list[Path]], out: Path) -> dict:
+def false_positives(kinds: dict[str, Iterator[np.ndarray] | list[Path]], out: Path, others: list[WatermarkPayload]) -> dict:
     report: dict[str, object] = {}
-    clips = found = 0
+    clips = found = matched = 0
     highest = -1.0
     for kind, source in kinds.items():
         readings: list[WatermarkReading] = []
         for item in source:
             path = item if isinstance(item, Path) else write(item, out / "plain.mp4")
-            readings.append(detect_in_file(path))
+            readings.append(detect_in_file(path, others))
         if not readings:
             continue
-        scores = [r.metric for r in readings]
-        hits = sum(r.found for r in readings)
-        report[kind] = {"clips": len(readings), "found": hits, "metric": _scores(scores)}
-        clips, found, highest = clips + len(readings), found + hits, max(highest, max(scores))
+        scores = [r.metric for r in readings if not r.matched]
+        hits = sum(r.found and not r.matched for r in readings)
+        matches = sum(r.matched for r in readings)
+        report[kind] = {"clips": len(readings), "found": hits, "matched": matches, "metric": _scores(scores or [0.0])}
+        clips, found, matched = clips + len(readings), found + hits, matched + matches
+        highest = max([highest, *scores])
     report["all"] = {"clips": clips, "found": found, "rate": round(found / max(clips, 1), 4), "max_metric": round(highest, 4),
-                     "check_bits": CHECK_BITS, "reads_per_video": READS, "expected_rate": round(READS / 2 ** CHECK_BITS, 6)}
+                     "check_bits": CHECK_BITS, "reads_per_video": READS, "expected_rate": round(READS / 2 ** CHECK_BITS, 6),
+                     "matched": matched, "candidates": len(others), "expected_match_rate": MATCH_FALSE_ALARM}
     return report
 
 
 # ---- kadr-tiny -------------------------------------------------------------------------------------
 
 
-def fast_tier(videos: int, out: Path) -> tuple[dict, list[Path]]:
+def fast_tier(videos: int, out: Path, others: list[WatermarkPayload]) -> tuple[dict, list[Path]]:
     """Make fast-tier videos (watermark off), then mark their frames; return the figures and the unmarked files."""
     from kadr.engine import Engine
     from kadr.request import VideoRequest
@@ -177,6 +197,7 @@ def fast_tier(videos: int, out: Path) -> tuple[dict, list[Path]]:
     gen_s, mark_s, seconds, cost_db, clean_db, marked_db = [], [], [], [], [], []
     plain_paths: list[Path] = []
     exact: dict[str, list[float]] = {name: [] for name in ("none", *attacks.TRANSFORMATIONS)}
+    identified: dict[str, list[float]] = {name: [] for name in exact}
     for i in range(videos):
         t0 = time.perf_counter()
         result = engine.generate(VideoRequest(prompt=prompts[i % len(prompts)], seed=i, tier="fast"), out / f"t{i}.mp4")
@@ -192,8 +213,10 @@ def fast_tier(videos: int, out: Path) -> tuple[dict, list[Path]]:
         marked_path = write(marked, out / f"marked-tiny{i}.mp4")
         marked_file, _ = attacks.read_frames(marked_path)
         for name in exact:
-            reading = detect_in_file(marked_path if name == "none" else attacks.apply(name, marked_path, out))
-            exact[name].append(float(reading.found and reading.payload == payload))
+            reading = detect_in_file(marked_path if name == "none" else attacks.apply(name, marked_path, out), [payload, *others[1:]])
+            decoded, known = _outcome(reading, payload)
+            exact[name].append(decoded)
+            identified[name].append(known)
         clean_db.append(psnr(plain_file, frames))
         marked_db.append(psnr(marked_file, frames))
         cost_db.append(clean_db[-1] - marked_db[-1])
@@ -202,7 +225,8 @@ def fast_tier(videos: int, out: Path) -> tuple[dict, list[Path]]:
             "time_ratio": round(float(np.sum(mark_s) / np.sum(gen_s)), 4),
             "psnr_file_without_db": round(float(np.mean(clean_db)), 2), "psnr_file_with_db": round(float(np.mean(marked_db)), 2),
             "psnr_cost_db": round(float(np.mean(cost_db)), 3), "psnr_cost_db_max": round(float(np.max(cost_db)), 3),
-            "payload_exact": {name: round(float(np.mean(v)), 3) for name, v in exact.items()}}, plain_paths
+            "payload_exact": {name: round(float(np.mean(v)), 3) for name, v in exact.items()},
+            "payload_identified": {name: round(float(np.mean(v)), 3) for name, v in identified.items()}}, plain_paths
 
 
 def main() -> None:
@@ -211,18 +235,20 @@ def main() -> None:
     parser.add_argument("--unmarked", type=int, default=50, help="unmarked world clips")
     parser.add_argument("--tiny", type=int, default=4, help="kadr-tiny fast-tier videos (marked after, and unmarked)")
     parser.add_argument("--photos", type=int, default=len(PHOTOS), help="photographs moved as clips (unmarked)")
+    parser.add_argument("--candidates", type=int, default=10_000, help="payloads a faint mark is matched against")
     args = parser.parse_args()
+    others = random_payloads(args.candidates)  # a marked copy's candidates: its own payload and all but one of these
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        tiny, plain_tiny = fast_tier(args.tiny, out) if args.tiny else (None, [])
+        tiny, plain_tiny = fast_tier(args.tiny, out, others) if args.tiny else (None, [])
         report = {
-            "transformations": robustness(args.marked, out) if args.marked else None,
+            "transformations": robustness(args.marked, out, others) if args.marked else None,
             "false_positives": false_positives({"world": world_clips(args.unmarked), "kadr_tiny": plain_tiny,
                                                 "synthetic": synthetic_clips(), "noise": noise_clips(),
-                                                "photos": photo_clips(args.photos)}, out),
+                                                "photos": photo_clips(args.photos)}, out, others),
             "fast_tier": tiny,
             "targets": {"psnr_cost_db": "<= 1", "time_ratio": "<= 0.10", "payload_exact": "1.0 after each transformation",
-                        "false_positives": "0 found"},
+                        "false_positives": "0 found, 0 matched"},
         }
     print(json.dumps(report))
 

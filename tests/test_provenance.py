@@ -212,6 +212,27 @@ def test_service_output_is_signed_verify_route_and_refusal_charges_nothing(live_
     bad = httpx.post(live_server.url + "/v1/verify", headers=headers, files={"file": ("notes.txt", b"hi", "text/plain")})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "file"
 
+    # A half-size copy of a clip marked as this job's (the server's studio is this machine's name): too faint to
+    # decode, matched to the job in the store.
+    import numpy as np
+
+    from kadr.provenance import attacks, studio_id
+    from kadr.provenance.watermark import WatermarkPayload, embed_watermark
+    from kadr.video.encode import VideoWriter
+    from training.world import render_clip, sample_scene
+
+    scene = sample_scene(np.random.default_rng(3), setting="beach", camera="pan_right", time_of_day="day")
+    payload = WatermarkPayload.for_job(studio_id(), video.id)
+    with VideoWriter(tmp_path / "marked.mp4", fps=24, width=256, height=144) as writer:
+        writer.write(embed_watermark(render_clip(scene, 48, 256, 144, 24.0), payload))
+    copy = attacks.apply("downscale_half", tmp_path / "marked.mp4", tmp_path)
+    with open(copy, "rb") as f:
+        reply = httpx.post(live_server.url + "/v1/verify", headers=headers, files={"file": ("copy.mp4", f, "video/mp4")},
+                           timeout=120)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["watermark"] == {"found": True, "payload": payload.to_dict(), "matched": True}
+    assert "watermark matched to a job of this studio" in reply.json()["verdict"]
+
 
 def test_verify_reads_a_files_kind_from_its_bytes_not_its_name() -> None:
     from kadr.service.api.verify import sniff_suffix

@@ -14,6 +14,11 @@ def register(subparsers: Any) -> None:
     verify = subparsers.add_parser("verify", help="check a file's provenance: its C2PA manifest and kadr's watermark")
     verify.add_argument("file")
     verify.add_argument("--json", action="store_true", help='one object: {"manifest": ... or null, "watermark": ...}')
+    verify.add_argument("--job", action="append", default=[], metavar="NAME",
+                        help="a job this studio made (an output's file name without its extension); a watermark too "
+                             "faint to decode is matched against these (repeatable)")
+    verify.add_argument("--jobs-from", metavar="FOLDER",
+                        help="every video under FOLDER is a job this studio made (e.g. ./kadr-outputs)")
     verify.set_defaults(func=cmd_verify)
 
     keys = subparsers.add_parser("keys", help="the studio's signing certificate for C2PA manifests")
@@ -28,11 +33,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from kadr.provenance.verify import verify_file
 
     try:
-        result = verify_file(args.file)
+        result = verify_file(args.file, [*args.job, *(_jobs_in(args.jobs_from) if args.jobs_from else [])])
     except ValueError as exc:
         raise _UserError(str(exc)) from None
     print(json.dumps(result.to_dict(), ensure_ascii=False) if args.json else result.verdict(args.file))
     return 0 if result.confirmed else 1
+
+
+def _jobs_in(folder: str) -> list[str]:
+    """The job names of the videos under ``folder``, as the engine named their watermarks."""
+    from pathlib import Path
+
+    from kadr.provenance import job_name
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise _UserError(f"--jobs-from {folder}: no such folder")
+    return [job_name(p) for p in sorted(root.rglob("*")) if p.suffix.lower() in (".mp4", ".webm", ".gif") and p.is_file()]
 
 
 def cmd_keys_init(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from kadr.provenance import studio_id
 from kadr.provenance.manifest import ManifestReading, read_manifest
@@ -44,7 +44,10 @@ class Verification:
         else:
             parts.append(f"C2PA manifest INVALID (the file was changed after signing: {m.errors[0] if m.errors else m.state})")
         w = self.watermark
-        if w.found and w.payload is not None:
+        if w.found and w.payload is not None and w.matched:
+            # Too faint to decode, but one of this studio's own jobs is there (the candidates are only those).
+            parts.append(f"watermark matched to a job of this studio (studio {w.payload.studio:04x}; job {w.payload.job:04x})")
+        elif w.found and w.payload is not None:
             # Whose mark: a person checking their own studio's video wants to know it is theirs.
             whose = "this studio" if w.payload.studio == WatermarkPayload.studio_of(studio_id()) else "another studio"
             parts.append(f"watermark found (studio {w.payload.studio:04x}, {whose}; job {w.payload.job:04x})")
@@ -53,9 +56,14 @@ class Verification:
         return f"{name}: " + "; ".join(parts)
 
 
-def verify_file(path: str | Path) -> Verification:
-    """Read the manifest and look for the watermark (even when the manifest was stripped)."""
+def verify_file(path: str | Path, jobs: Sequence[str] = ()) -> Verification:
+    """Read the manifest and look for the watermark (even when the manifest was stripped).
+
+    ``jobs``: names of jobs this studio made (the service's job ids, the CLI's file names); a mark too faint to
+    decode is then matched against their payloads."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    return Verification(manifest=read_manifest(path), watermark=detect_in_file(path))
+    studio = studio_id()
+    candidates = [WatermarkPayload.for_job(studio, job) for job in dict.fromkeys(jobs)]
+    return Verification(manifest=read_manifest(path), watermark=detect_in_file(path, candidates))

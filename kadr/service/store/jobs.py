@@ -237,6 +237,12 @@ class JobStore:
             rows = list(s.execute(query).scalars())
             return [_record(r) for r in rows[:limit]], len(rows) > limit
 
+    def ids(self, limit: int) -> list[str]:
+        """The ids of the store's newest ``limit`` jobs, of every user and status (what ``POST /v1/verify``
+        matches a faint watermark against)."""
+        with self.db.read() as s:
+            return list(s.execute(select(JobRow.id).order_by(JobRow.seq.desc()).limit(limit)).scalars())
+
     def usage(self, user_id: int, now: float) -> Usage:
         with self.db.read() as s:
             return self._usage(s, user_id, period_of(now))
