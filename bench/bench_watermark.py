@@ -17,8 +17,10 @@
   CHECK_BITS-bit check once in 2^CHECK_BITS). ``matched``: videos matched to one of ``--candidates`` random
   payloads (by design at most MATCH_FALSE_ALARM a video).
 - ``fast_tier``: the kadr-tiny videos above, then marked: the mark's time against the generation's
-  (and per second of output), PSNR against the model's frames of the encoded file without and with the
-  mark (the cost in dB), and the share whose payload came back exactly per transformation.
+  (and per second of output; it includes choosing the step, two 8-frame trial encodes), PSNR against the
+  model's frames of the encoded file without and with the mark (the cost in dB, each and on average), and
+  the share whose payload came back exactly per transformation. ``steps``: the lattice steps the embedder
+  chose, per clip.
   Timings on a loaded 2-core machine are noisy; the ratio within one run is the figure.
 """
 
@@ -74,11 +76,14 @@ def robustness(clips: int, out: Path, others: list[WatermarkPayload]) -> dict:
     rng = np.random.default_rng(19)
     names = ("none", *attacks.TRANSFORMATIONS)
     per: dict[str, dict[str, list[float]]] = {name: {"bits": [], "exact": [], "identified": [], "metric": []} for name in names}
+    steps: list[float] = []
     for i in range(clips):
         frames = render_clip(sample_scene(rng), FRAMES, WIDTH, HEIGHT, float(FPS))
         payload = WatermarkPayload(int(rng.integers(1 << 16)), int(rng.integers(1 << 16)))
         truth = _codeword(payload).astype(np.uint8)
-        marked = write(WatermarkEmbedder(payload, WIDTH, HEIGHT).embed(frames), out / f"marked{i}.mp4")
+        embedder = WatermarkEmbedder(payload, WIDTH, HEIGHT)
+        marked = write(embedder.embed(frames), out / f"marked{i}.mp4")
+        steps.append(embedder.step or 0.0)
         for name in names:
             reading = detect_in_file(marked if name == "none" else attacks.apply(name, marked, out), [payload, *others[1:]])
             per[name]["bits"].append(float(np.mean(reading.bits == truth)))
@@ -86,9 +91,17 @@ def robustness(clips: int, out: Path, others: list[WatermarkPayload]) -> dict:
             per[name]["exact"].append(exact)
             per[name]["identified"].append(identified)
             per[name]["metric"].append(reading.metric)
-    return {name: {"bit_accuracy": round(float(np.mean(v["bits"])), 3), "payload_exact": round(float(np.mean(v["exact"])), 3),
-                   "payload_identified": round(float(np.mean(v["identified"])), 3), "metric": _scores(v["metric"])}
-            for name, v in per.items()}
+    report: dict[str, object] = {
+        name: {"bit_accuracy": round(float(np.mean(v["bits"])), 3), "payload_exact": round(float(np.mean(v["exact"])), 3),
+               "payload_identified": round(float(np.mean(v["identified"])), 3), "metric": _scores(v["metric"])}
+        for name, v in per.items()}
+    report["steps"] = _counts(steps)
+    return report
+
+
+def _counts(steps: list[float]) -> dict[str, int]:
+    """How many clips the embedder gave each lattice step."""
+    return {str(step): steps.count(step) for step in sorted(set(steps))}
 
 
 # ---- videos kadr did not mark ----------------------------------------------------------------------
@@ -194,7 +207,7 @@ def fast_tier(videos: int, out: Path, others: list[WatermarkPayload]) -> tuple[d
     prompts = ["Закат над морем, волны, панорама слева направо", "Ночной город, огни, машины едут",
                "A forest in fog, camera zooms in slowly", "Поле пшеницы на рассвете, наезд камеры",
                "Горная река среди камней", "A snowy village at night, static camera"]
-    gen_s, mark_s, seconds, cost_db, clean_db, marked_db = [], [], [], [], [], []
+    gen_s, mark_s, seconds, cost_db, clean_db, marked_db, steps = [], [], [], [], [], [], []
     plain_paths: list[Path] = []
     exact: dict[str, list[float]] = {name: [] for name in ("none", *attacks.TRANSFORMATIONS)}
     identified: dict[str, list[float]] = {name: [] for name in exact}
@@ -207,8 +220,10 @@ def fast_tier(videos: int, out: Path, others: list[WatermarkPayload]) -> tuple[d
         seconds.append(len(frames) / fps)
         t0 = time.perf_counter()
         payload = WatermarkPayload(1, i)
-        marked = WatermarkEmbedder(payload, frames.shape[2], frames.shape[1]).embed(frames)
+        embedder = WatermarkEmbedder(payload, frames.shape[2], frames.shape[1])
+        marked = embedder.embed(frames)
         mark_s.append(time.perf_counter() - t0)
+        steps.append(embedder.step or 0.0)
         plain_file, _ = attacks.read_frames(write(frames, out / "plain.mp4"))
         marked_path = write(marked, out / f"marked-tiny{i}.mp4")
         marked_file, _ = attacks.read_frames(marked_path)
@@ -225,6 +240,7 @@ def fast_tier(videos: int, out: Path, others: list[WatermarkPayload]) -> tuple[d
             "time_ratio": round(float(np.sum(mark_s) / np.sum(gen_s)), 4),
             "psnr_file_without_db": round(float(np.mean(clean_db)), 2), "psnr_file_with_db": round(float(np.mean(marked_db)), 2),
             "psnr_cost_db": round(float(np.mean(cost_db)), 3), "psnr_cost_db_max": round(float(np.max(cost_db)), 3),
+            "psnr_cost_db_each": [round(c, 3) for c in cost_db], "steps": _counts(steps),
             "payload_exact": {name: round(float(np.mean(v)), 3) for name, v in exact.items()},
             "payload_identified": {name: round(float(np.mean(v)), 3) for name, v in identified.items()}}, plain_paths
 

@@ -212,20 +212,24 @@ def test_service_output_is_signed_verify_route_and_refusal_charges_nothing(live_
     bad = httpx.post(live_server.url + "/v1/verify", headers=headers, files={"file": ("notes.txt", b"hi", "text/plain")})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "file"
 
-    # A half-size copy of a clip marked as this job's (the server's studio is this machine's name): too faint to
-    # decode, matched to the job in the store.
+    # A copy of a clip marked as this job's (the server's studio is this machine's name) that lost a fifth of its
+    # code bits (marked inverted, in one run, which the code cannot correct): not decoded, but matched to the job
+    # in the store.
     import numpy as np
 
-    from kadr.provenance import attacks, studio_id
-    from kadr.provenance.watermark import WatermarkPayload, embed_watermark
+    from kadr.provenance import studio_id
+    from kadr.provenance.watermark import WatermarkEmbedder, WatermarkPayload
     from kadr.video.encode import VideoWriter
     from training.world import render_clip, sample_scene
 
     scene = sample_scene(np.random.default_rng(3), setting="beach", camera="pan_right", time_of_day="day")
     payload = WatermarkPayload.for_job(studio_id(), video.id)
-    with VideoWriter(tmp_path / "marked.mp4", fps=24, width=256, height=144) as writer:
-        writer.write(embed_watermark(render_clip(scene, 48, 256, 144, 24.0), payload))
-    copy = attacks.apply("downscale_half", tmp_path / "marked.mp4", tmp_path)
+    damaged = WatermarkEmbedder(payload, 256, 144, step=4.6)
+    damaged._bits = damaged._bits.copy()
+    damaged._bits[40:64] = 1 - damaged._bits[40:64]
+    copy = tmp_path / "copy.mp4"
+    with VideoWriter(copy, fps=24, width=256, height=144) as writer:
+        writer.write(damaged.embed(render_clip(scene, 48, 256, 144, 24.0)))
     with open(copy, "rb") as f:
         reply = httpx.post(live_server.url + "/v1/verify", headers=headers, files={"file": ("copy.mp4", f, "video/mp4")},
                            timeout=120)

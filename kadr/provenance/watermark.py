@@ -102,7 +102,17 @@ CELLS_PER_BIT = 4  # 2 with sign +1, 2 with -1
 MOTHER_BITS = len(GENERATORS) * (MESSAGE_BITS + TAIL_BITS)  # 150 code bits
 CODED_BITS = 112  # of them sent (38 punctured, spread evenly): 4 cells each fill the 28x16 inner cells of 16:9
 BORDER = 0.04  # fraction of the grid on each side left unmarked (a crop may take it)
-STEP = 2.3  # lattice step of a bit's projection, in luma levels (0.78 dB mean cost on kadr-tiny's fast tier)
+# Lattice steps of a bit's projection, in luma levels, sqrt(2) apart: each video's mark takes the largest whose
+# cost the embedder predicts within COST_TARGET_DB (a textured picture hides a stronger mark: H.264 costs it more
+# anyway), and detection tries each. On 6 kadr-tiny videos and 6 world clips one step for all cost, on average and
+# at most, 0.53 / 1.19 dB at 2.3 and 1.38 / 2.55 dB at 4.6, and a half-size copy decoded 3 and 11 of the 12.
+STEPS = (1.6, 2.3, 3.3, 4.6)
+REFERENCE_STEP = 2.3  # the step a video's cost is measured at (the only step until v4's marks)
+# The predicted cost a step may reach. The prediction (TRIAL_FRAMES encoded with and without the mark, the added
+# error scaled with the step squared) came within +0.1 dB of the whole video's cost on those 12 videos, and was
+# over it by up to 0.6 dB (the added error grows slower than the step squared).
+COST_TARGET_DB = 0.8
+TRIAL_FRAMES = 8  # frames of the first chunk encoded to predict the cost (4 under-predicted a sunset by 0.5 dB)
 CANON = 8  # detection pixels per cell (offsets are found to 1/8 of a cell)
 COARSE = tuple(round(1.0 - 0.01 * i, 3) for i in range(11))  # visible fractions tried first: 1.00 ... 0.90
 FINE_SPAN, FINE_STEP = 0.006, 0.002  # around a coarse crop (0.01 apart): +-0.006 covers the gap
@@ -174,9 +184,14 @@ class WatermarkReading:
     # True when the payload was not decoded but matched: one of the candidates given (the studio's jobs) scored
     # above the threshold (MATCH_FALSE_ALARM); ``metric`` is then that candidate's agreement.
     matched: bool = False
+    step: float = 0.0  # the lattice step it was read at (one of STEPS)
 
     def to_dict(self) -> dict[str, object]:
-        return {"found": self.found, "payload": self.payload.to_dict() if self.payload else None, "matched": self.matched}
+        """``kadr verify --json``'s object: found and payload, and ``"matched": true`` when the payload was matched."""
+        out: dict[str, object] = {"found": self.found, "payload": self.payload.to_dict() if self.payload else None}
+        if self.matched:
+            out["matched"] = True
+        return out
 
 
 # ---- the grid and its bits ------------------------------------------------------------------
@@ -188,7 +203,7 @@ class _Grid:
     rows: int
     cells: np.ndarray  # (CODED_BITS, CELLS_PER_BIT) flat cell indices (row * cols + col) of each bit
     signs: np.ndarray  # (CODED_BITS, CELLS_PER_BIT) of +-1
-    dither: np.ndarray  # (CODED_BITS,) lattice offsets in [0, STEP)
+    phase: np.ndarray  # (CODED_BITS,) lattice offsets, as fractions of the step in [0, 1)
 
     @property
     def design(self) -> np.ndarray:
@@ -218,8 +233,9 @@ def _grid(cols: int, rows: int) -> _Grid:
     chosen = rng.permutation(inner)[:needed].reshape(CODED_BITS, CELLS_PER_BIT)
     half = CELLS_PER_BIT // 2
     signs = np.stack([rng.permutation([1.0] * half + [-1.0] * half) for _ in range(CODED_BITS)]).astype(np.float32)
-    dither = rng.uniform(0, STEP, CODED_BITS).astype(np.float32)
-    return _Grid(cols, rows, chosen, signs, dither)
+    # The same draws as v4's offsets of rng.uniform(0, 2.3): its marks are read back at step 2.3.
+    phase = rng.uniform(0, 1, CODED_BITS).astype(np.float32)
+    return _Grid(cols, rows, chosen, signs, phase)
 
 
 def _box_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -421,10 +437,15 @@ def _response(width: int, height: int) -> tuple[_Grid, np.ndarray]:
 
 
 class WatermarkEmbedder:
-    """Marks a video chunk by chunk, so that the mean of all frames so far carries the payload."""
+    """Marks a video chunk by chunk, so that the mean of all frames so far carries the payload.
 
-    def __init__(self, payload: WatermarkPayload, width: int, height: int) -> None:
+    ``step``: the lattice step (one of STEPS); by default chosen from the first chunk (see choose_step)."""
+
+    def __init__(self, payload: WatermarkPayload, width: int, height: int, step: float | None = None) -> None:
+        if step is not None and step not in STEPS:
+            raise ValueError(f"watermark step must be one of {', '.join(map(str, STEPS))}, got {step}")
         self.payload = payload
+        self.step = step
         self.width, self.height = int(width), int(height)
         self._grid, self._response = _response(self.width, self.height)
         self._bits = _codeword(payload)
@@ -438,10 +459,30 @@ class WatermarkEmbedder:
         cells = (grid.design * CELLS_PER_BIT) @ amounts  # (cells,)
         return _upsample(cells.reshape(grid.rows, grid.cols), self.width, self.height)
 
-    def _lattice_target(self, p: np.ndarray) -> np.ndarray:
-        """Nearest point to each projection on its bit's lattice (dither + bit * STEP/2 + STEP * k)."""
-        base = self._grid.dither + self._bits * (STEP / 2)
-        return base + STEP * np.round((p - base) / STEP)
+    def _lattice_target(self, p: np.ndarray, step: float) -> np.ndarray:
+        """Nearest point to each projection on its bit's lattice (step * (phase + bit / 2 + k))."""
+        base = step * (self._grid.phase + self._bits / 2)
+        return base + step * np.round((p - base) / step)
+
+    def choose_step(self, frames: np.ndarray) -> float:
+        """The largest of STEPS whose cost on ``frames`` (the first of a video) is predicted within COST_TARGET_DB.
+
+        The cost is the fall of the encoded file's PSNR against the frames: its first TRIAL_FRAMES are encoded as
+        kadr's MP4 (kadr.video.encode.h264_roundtrip) without and with the mark at REFERENCE_STEP, and the error the
+        mark adds, relative to the encoder's own, grows with the step squared. A flat picture, which x264 keeps
+        almost exactly, gets a small step; a textured one, whose encoding error hides more, a larger."""
+        from kadr.video.encode import h264_roundtrip
+
+        sample = np.ascontiguousarray(frames[:TRIAL_FRAMES, : self.height - self.height % 2, : self.width - self.width % 2])
+        if sample.shape[1] < 16 or sample.shape[2] < 16:
+            return REFERENCE_STEP
+        clean = _mse(h264_roundtrip(sample), sample)
+        trial = WatermarkEmbedder(self.payload, self.width, self.height, step=REFERENCE_STEP).embed(frames[:TRIAL_FRAMES])
+        added = max(0.0, _mse(h264_roundtrip(np.ascontiguousarray(trial[:, : sample.shape[1], : sample.shape[2]])), sample) - clean)
+        if clean <= 0.0:  # the encoder keeps these frames exactly: any mark shows
+            return STEPS[0]
+        fits = [s for s in STEPS if 10 * math.log10(1 + added / clean * (s / REFERENCE_STEP) ** 2) <= COST_TARGET_DB]
+        return max(fits, default=STEPS[0])
 
     def embed(self, frames: np.ndarray) -> np.ndarray:
         """uint8 (F, H, W, 3) -> the same frames carrying the mark."""
@@ -452,13 +493,15 @@ class WatermarkEmbedder:
             return frames
         if frames.shape[1:3] != (self.height, self.width):
             raise ValueError(f"frame size {frames.shape[2]}x{frames.shape[1]} != embedder size {self.width}x{self.height}")
+        if self.step is None:
+            self.step = self.choose_step(frames)
         n = len(frames)
         total = self._frames + n
         host = _project(_cell_means(_mean_luma(frames), self._grid), self._grid)
         host_cumulative = (self._host_sum + n * host) / total
         # The clip's projections so far go to the lattice point nearest where the unmarked frames would put
         # them; what earlier chunks already moved counts.
-        goal = self._lattice_target(host_cumulative)
+        goal = self._lattice_target(host_cumulative, self.step)
         offset = np.zeros((self.height, self.width), np.float32)
         marked = frames
         for _ in range(2):  # a second pass makes up for rounding and clipping at 0 and 255
@@ -476,10 +519,14 @@ class WatermarkEmbedder:
         return marked
 
 
-def embed_watermark(frames: np.ndarray, payload: WatermarkPayload) -> np.ndarray:
+def embed_watermark(frames: np.ndarray, payload: WatermarkPayload, step: float | None = None) -> np.ndarray:
     """Mark uint8 frames (F, H, W, 3) with ``payload``; for a stream, use one WatermarkEmbedder."""
     frames = np.asarray(frames)
-    return WatermarkEmbedder(payload, frames.shape[2], frames.shape[1]).embed(frames)
+    return WatermarkEmbedder(payload, frames.shape[2], frames.shape[1], step).embed(frames)
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
 
 
 # ---- detection --------------------------------------------------------------------------------
@@ -543,6 +590,7 @@ class _Candidate:
     canon: int
     projections: np.ndarray
     grid: _Grid
+    step: float  # the lattice step read best there
 
 
 def _best_offset(mean_luma: np.ndarray, vis_w: float, vis_h: float, canon: int = CANON,
@@ -582,10 +630,12 @@ def _best_offset(mean_luma: np.ndarray, vis_w: float, vis_h: float, canon: int =
             - integral[y0c + canon, x0c] + integral[y0c, x0c])  # (Y, X, n)
     means = (sums / (canon * canon)).reshape(len(oy), len(ox), CODED_BITS, CELLS_PER_BIT)
     p = (means * grid.signs).mean(axis=-1)  # (Y, X, K)
-    _, metrics = _viterbi(_soft_bits(p[inside], grid))  # p[inside]: (candidates, K)
-    best = int(np.argmax(metrics))
+    soft = np.stack([_soft_bits(p[inside], grid, step) for step in STEPS])  # (steps, candidates, K)
+    _, metrics = _viterbi(soft.reshape(-1, CODED_BITS))
+    best_step, best = np.unravel_index(int(np.argmax(metrics)), soft.shape[:2])
     iy, ix = np.argwhere(inside)[best]
-    return _Candidate(float(metrics[best]), vis_w, vis_h, int(ox[ix]), int(oy[iy]), canon, p[iy, ix], grid)
+    return _Candidate(float(metrics.reshape(soft.shape[:2])[best_step, best]), vis_w, vis_h, int(ox[ix]), int(oy[iy]),
+                      canon, p[iy, ix], grid, STEPS[best_step])
 
 
 def _refined(mean_luma: np.ndarray, start: _Candidate, span: float, step: float, canon: int = CANON,
@@ -691,36 +741,38 @@ def _match(read: list[_Candidate], candidates: list[WatermarkPayload]) -> Waterm
     if not candidates or not read:
         return None
     signs = codeword_signs(candidates)  # (N, K)
-    threshold = match_threshold(len(candidates), len(read))
-    best: tuple[float, int, _Candidate, np.ndarray] | None = None
+    # Every step at every crop is a test: a faint mark may read best at another step than its own.
+    threshold = match_threshold(len(candidates), len(read) * len(STEPS))
+    best: tuple[float, int, _Candidate, float, np.ndarray] | None = None
     for crop in read:
-        soft = _soft_bits(crop.projections, crop.grid)  # (K,)
-        # For soft bits unrelated to a code word, sum(sign * soft) has mean 0 and variance sum(soft^2).
-        scores = (signs @ soft) / max(float(np.sqrt(np.sum(soft ** 2))), 1e-9)  # (N,) in standard deviations
-        i = int(np.argmax(scores))
-        if best is None or scores[i] > best[0]:
-            best = (float(scores[i]), i, crop, soft)
-    score, i, crop, soft = best  # type: ignore[misc]
+        for step in STEPS:
+            soft = _soft_bits(crop.projections, crop.grid, step)  # (K,)
+            # For soft bits unrelated to a code word, sum(sign * soft) has mean 0 and variance sum(soft^2).
+            scores = (signs @ soft) / max(float(np.sqrt(np.sum(soft ** 2))), 1e-9)  # (N,) in standard deviations
+            i = int(np.argmax(scores))
+            if best is None or scores[i] > best[0]:
+                best = (float(scores[i]), i, crop, step, soft)
+    score, i, crop, step, soft = best  # type: ignore[misc]
     if score < threshold:
         return None
     agreement = float(np.mean(signs[i] * soft))
     return WatermarkReading(found=True, payload=candidates[i], metric=round(agreement, 4), bits=(soft < 0).astype(np.uint8),
-                            crop=_crop_of(crop), matched=True)
+                            crop=_crop_of(crop), matched=True, step=step)
 
 
-def _soft_bits(projections: np.ndarray, grid: _Grid) -> np.ndarray:
-    """(..., K) in [-1, 1]: cos of each projection's phase on its lattice (+1 on bit 0's, -1 on bit 1's)."""
-    return np.cos(2 * np.pi * (projections - grid.dither) / STEP)
+def _soft_bits(projections: np.ndarray, grid: _Grid, step: float) -> np.ndarray:
+    """(..., K) in [-1, 1]: cos of each projection's phase on its lattice at ``step`` (+1 on bit 0's, -1 on bit 1's)."""
+    return np.cos(2 * np.pi * (projections / step - grid.phase))
 
 
 def _decode(candidate: _Candidate) -> WatermarkReading:
     """The payload whose code word agrees best with the soft bits, kept when its check matches."""
-    soft = _soft_bits(candidate.projections, candidate.grid)
+    soft = _soft_bits(candidate.projections, candidate.grid, candidate.step)
     bits, metric = _viterbi(soft)
     agreement = float(metric[0])
     payload = _payload_of(bits[0])
     return WatermarkReading(found=payload is not None, payload=payload, metric=round(agreement, 4),
-                            bits=(soft < 0).astype(np.uint8), crop=_crop_of(candidate))
+                            bits=(soft < 0).astype(np.uint8), crop=_crop_of(candidate), step=candidate.step)
 
 
 def _crop_of(candidate: _Candidate) -> tuple[float, float, float, float]:
