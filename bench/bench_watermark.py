@@ -6,7 +6,8 @@
 - ``transformations``: for marked procedural-world clips (256x144, 5 s, written by kadr's encoder),
   per transformation (kadr/provenance/attacks.py): bit accuracy of the code bits (hard decisions, before
   decoding) at the crop detection chose, the share of clips whose payload came back exactly, and the
-  decoder's agreement there (``metric``, for information: the check decides). ``payload_identified``: the share
+  decoder's agreement there (``metric``, for information: the check decides). ``steps``: the lattice steps the
+  embedder chose; ``psnr_cost_db``: how far the encoded file's PSNR against the clip's frames fell with the mark. ``payload_identified``: the share
   whose payload came back decoded or, when it did not decode, matched among ``--candidates`` payloads (the true one
   and random others), as ``POST /v1/verify`` matches a faint mark against the studio's jobs.
 - ``false_positives``: videos kadr did not mark, per kind: procedural-world clips, kadr-tiny fast-tier
@@ -77,6 +78,7 @@ def robustness(clips: int, out: Path, others: list[WatermarkPayload]) -> dict:
     names = ("none", *attacks.TRANSFORMATIONS)
     per: dict[str, dict[str, list[float]]] = {name: {"bits": [], "exact": [], "identified": [], "metric": []} for name in names}
     steps: list[float] = []
+    cost_db: list[float] = []
     for i in range(clips):
         frames = render_clip(sample_scene(rng), FRAMES, WIDTH, HEIGHT, float(FPS))
         payload = WatermarkPayload(int(rng.integers(1 << 16)), int(rng.integers(1 << 16)))
@@ -84,6 +86,8 @@ def robustness(clips: int, out: Path, others: list[WatermarkPayload]) -> dict:
         embedder = WatermarkEmbedder(payload, WIDTH, HEIGHT)
         marked = write(embedder.embed(frames), out / f"marked{i}.mp4")
         steps.append(embedder.step or 0.0)
+        cost_db.append(psnr(attacks.read_frames(write(frames, out / "plain.mp4"))[0], frames)
+                       - psnr(attacks.read_frames(marked)[0], frames))
         for name in names:
             reading = detect_in_file(marked if name == "none" else attacks.apply(name, marked, out), [payload, *others[1:]])
             per[name]["bits"].append(float(np.mean(reading.bits == truth)))
@@ -96,6 +100,7 @@ def robustness(clips: int, out: Path, others: list[WatermarkPayload]) -> dict:
                "payload_identified": round(float(np.mean(v["identified"])), 3), "metric": _scores(v["metric"])}
         for name, v in per.items()}
     report["steps"] = _counts(steps)
+    report["psnr_cost_db"] = {"mean": round(float(np.mean(cost_db)), 3), "max": round(float(np.max(cost_db)), 3)}
     return report
 
 
