@@ -18,10 +18,11 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
@@ -50,24 +51,31 @@ CODECS: dict[str, dict[str, Any]] = {
 }
 
 
-def h264_roundtrip(frames: np.ndarray, fps: int = 24) -> np.ndarray:
-    """uint8 RGB frames (F, H, W, 3) of even size, encoded in memory as kadr's MP4 encodes them and decoded back:
-    what the file would show (the watermark predicts its cost from a few such frames)."""
+def h264_roundtrip(runs: Sequence[np.ndarray], fps: int = 24) -> list[np.ndarray]:
+    """Runs of uint8 RGB frames (F, H, W, 3), all of one even size, encoded in memory as kadr's MP4 encodes them,
+    each run starting on a key frame as a video of its own would, and decoded back: what a file would show (the
+    watermark predicts its cost from a few such runs). One encoder for all: each stream has a fixed start-up cost."""
     spec = CODECS["mp4"]
     encoder = av.CodecContext.create(spec["codec"], "w")
-    encoder.width, encoder.height, encoder.pix_fmt = frames.shape[2], frames.shape[1], spec["pix_fmt"]
+    encoder.width, encoder.height, encoder.pix_fmt = runs[0].shape[2], runs[0].shape[1], spec["pix_fmt"]
     encoder.time_base, encoder.framerate = Fraction(1, fps), Fraction(fps, 1)
     encoder.options = dict(spec["options"])
     decoder = av.CodecContext.create("h264", "r")
     convert = VideoReformatter()  # one colour converter for every frame (a fresh one per frame was 2x slower)
     packets = []
-    for i, rgb in enumerate(frames):
-        frame = convert.reformat(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"), format=spec["pix_fmt"])
-        frame.pts = i
-        packets += encoder.encode(frame)
+    pts = 0
+    for run in runs:
+        for i, rgb in enumerate(run):
+            frame = convert.reformat(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"),
+                                     format=spec["pix_fmt"])
+            frame.pts, pts = pts, pts + 1
+            if i == 0:
+                frame.pict_type = PictureType.I
+            packets += encoder.encode(frame)
     packets += encoder.encode(None)
-    decoded = [convert.reformat(f, format="rgb24").to_ndarray() for packet in [*packets, None] for f in decoder.decode(packet)]
-    return np.stack(decoded)
+    decoded = np.stack([convert.reformat(f, format="rgb24").to_ndarray() for packet in [*packets, None]
+                        for f in decoder.decode(packet)])  # (sum of F, H, W, 3)
+    return np.split(decoded, np.cumsum([len(run) for run in runs])[:-1])
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
