@@ -58,18 +58,19 @@ which the picture does not interfere with, carrying a convolutional code read wi
   candidates at 4 crops need 5.5 (at 4 steps, 5.7). It does not help where the mark is gone: on a flat, still picture x264 drops the whole mark
   from a half-size copy's I-frame (a kadr-tiny sunset: 1.9 sigma), and the P-frames copy that.
 
-Where it stands (bench/bench_watermark.py; the README has the table): read back after kadr's encode and
-a GIF, and most of the time after H.264 at half the bitrate and a 4% crop, but rarely after a half-size
-copy (128x72 for the fast tier, re-encoded at crf 23). Measured there: x264 keeps 0.55-0.7 of the mark in
-the I-frame and then lets it fade over the P-frames (to 0.2-0.5 by frame 120: motion compensation drags
-the picture, and residuals under the quantiser's dead zone are not sent), so the clip's mean keeps 0.3-0.7
-of it. Tried and measured against that at the right alignment, none better: weighting the early frames
-(breaks the lattice), marking each frame on its own and combining soft bits (0.59 of code bits right
-against 0.76), cells of 16x8 pixels with 2 per bit, distortion-compensated QIM (alpha 0.6, 0.8), a
-constraint-length-9 code, a rate-1/2 code, a 16-bit check (fewer exact reads), and a mark moving
-with the picture (the lattice needs the host's cell means exactly; motion estimated from a re-encoded
-copy is not that precise). What remains is more signal: a larger budget than 1 dB, larger frames, or a
-payload and check shorter than 44 bits.
+Where it stands (bench/bench_watermark.py; the README has the table): on textured video (16 world clips,
+steps 3.3 and 4.6 mostly) it is decoded after kadr's encode, H.264 at half the bitrate and a GIF every time,
+after a 4% crop 14 times and a half-size copy 10 times (13 with matching), at 0.41 dB on average, 0.91 at most.
+On kadr-tiny's flat pictures the 1 dB budget allows only steps 1.6-2.3, and a half-size copy (128x72,
+re-encoded at crf 23) loses the mark: x264 keeps 0.55-0.7 of it in the I-frame of a textured copy and then
+lets it fade over the P-frames (motion compensation drags the picture, and residuals under the quantiser's dead
+zone are not sent), and on a flat picture drops it from the I-frame as well. Tried and measured against that at
+the right alignment, none better: weighting the early frames (breaks the lattice), marking each frame on its own
+and combining soft bits (0.59 of code bits right against 0.76), cells of 16x8 pixels with 2 per bit, 2 cells per
+bit at a larger step, distortion-compensated QIM (alpha 0.6, 0.8), a constraint-length-9 code, a rate-1/2 code, a
+16-bit check (fewer exact reads), and a mark moving with the picture (the lattice needs the host's cell means
+exactly; motion estimated from a re-encoded copy is not that precise). What remains for the flat pictures is a
+larger budget than 1 dB, larger frames, or a payload and check shorter than 44 bits.
 """
 
 from __future__ import annotations
