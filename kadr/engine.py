@@ -535,7 +535,8 @@ class _StepTracker:
         if self.post is not None and self.post.slow:
             post_spent, post_left = self.post.estimate(spent / self.progress)
             spent, left = spent + post_spent, left + post_left
-        fraction = max(self.reported, 0.98 * spent / max(spent + left, 1e-9))
+        # min: at the last step left is 0, and 0.98 * spent / spent rounds above 0.98 for about 1 spent value in 7.
+        fraction = max(self.reported, min(0.98, 0.98 * spent / max(spent + left, 1e-9)))
         self.reported = fraction
         return fraction, round(left, 2)
 
