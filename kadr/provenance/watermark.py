@@ -31,7 +31,8 @@ which the picture does not interfere with, carrying a convolutional code read wi
   first and 0.03 on the second. The embedder encodes 6 frames at the start and 6 at the end of the first
   chunk as kadr's MP4, in memory, without and with the mark at 2.3 (~55 ms at 256x144), and takes the largest
   step whose predicted cost is within 0.8 dB: a flat picture gets 1.6, a textured one up to 4.6, where a
-  half-size copy still decodes. Detection does not need to be told: it reads every step and keeps the one the decoder agrees with best.
+  half-size copy still decodes. Detection does not need to be told: it reads every step and keeps the one
+  the decoder agrees with best.
 - The offset is constant over each cell (the least squared change for a cell's mean, and on whole 8x8
   blocks nothing but the DC of the encoder's transform blocks), rounded with an ordered dither so a
   block's mean keeps its fraction. The same offset goes on every frame of a chunk; chunks are marked
@@ -52,11 +53,12 @@ which the picture does not interfere with, carrying a convolutional code read wi
 - When nothing decodes, a studio can still tell its own copies: given the payloads of its jobs (the service's
   store, ``kadr verify --jobs-from``), each candidate's code word is scored against the soft bits of every crop
   read, in standard deviations of what an unrelated code word would score, and the best is reported when it
-  clears a Bonferroni threshold for candidates x crops x steps (MATCH_FALSE_ALARM). Telling one of N known payloads needs
-  log2(N) bits of evidence where decoding needs 44: at the crops detection reads, a half-size copy's soft bits
-  score a median 6.1 sigma on their own payload (8 world clips at step 2.3, 2 of them decoded) where 10,000
-  candidates at 4 crops need 5.5 (at 4 steps, 5.7). It does not help where the mark is gone: on a flat, still picture x264 drops the whole mark
-  from a half-size copy's I-frame (a kadr-tiny sunset: 1.9 sigma), and the P-frames copy that.
+  clears a Bonferroni threshold for candidates x crops x steps (MATCH_FALSE_ALARM). Telling one of N known
+  payloads needs log2(N) bits of evidence where decoding needs 44: at the crops detection reads, a half-size
+  copy's soft bits score a median 6.1 sigma on their own payload (8 world clips at step 2.3, 2 of them
+  decoded) where 10,000 candidates at 4 crops need 5.5 (at 4 steps, 5.7). It does not help where the mark is
+  gone: on a flat, still picture x264 drops the whole mark from a half-size copy's I-frame (a kadr-tiny
+  sunset: 1.9 sigma), and the P-frames copy that.
 
 Where it stands (bench/bench_watermark.py; the README has the table): on textured video (16 world clips,
 steps 3.3 and 4.6 mostly) it is decoded after kadr's encode, H.264 at half the bitrate and a GIF every time,
@@ -144,7 +146,7 @@ MAX_FRAMES = 2000
 # Identification against a list (the studio's own jobs): the chance, per video, that a video without the mark is
 # matched to one of them. Each candidate's code word is scored at every reading's crop; for a video without the mark a
 # score is near normal (measured: the highest of 10,000 candidates at 4 crops on 40 unmarked clips, 3.6-4.8 sigma,
-# against 4.1 expected), so the threshold is that quantile, Bonferroni-corrected for candidates x crops.
+# against 4.1 expected), so the threshold is that quantile, Bonferroni-corrected for candidates x crops x steps.
 MATCH_FALSE_ALARM = 1e-3
 
 
