@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from kadr.provenance import studio_id
 from kadr.provenance.manifest import ManifestReading, read_manifest
@@ -56,14 +56,17 @@ class Verification:
         return f"{name}: " + "; ".join(parts)
 
 
-def verify_file(path: str | Path, jobs: Sequence[str] = ()) -> Verification:
+def verify_file(path: str | Path, jobs: Sequence[str] | Callable[[], Sequence[str]] = ()) -> Verification:
     """Read the manifest and look for the watermark (even when the manifest was stripped).
 
-    ``jobs``: names of jobs this studio made (the service's job ids, the CLI's file names); a mark too faint to
-    decode is then matched against their payloads."""
+    ``jobs``: names of jobs this studio made (the service's job ids, the CLI's file names), or a function listing
+    them, called only when the mark is too faint to decode; it is then matched against their payloads."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    studio = studio_id()
-    candidates = [WatermarkPayload.for_job(studio, job) for job in dict.fromkeys(jobs)]
+
+    def candidates() -> list[WatermarkPayload]:
+        studio = studio_id()
+        return [WatermarkPayload.for_job(studio, job) for job in dict.fromkeys(jobs() if callable(jobs) else jobs)]
+
     return Verification(manifest=read_manifest(path), watermark=detect_in_file(path, candidates))

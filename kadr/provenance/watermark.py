@@ -84,7 +84,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from statistics import NormalDist
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -200,7 +200,6 @@ class WatermarkReading:
     # True when the payload was not decoded but matched: one of the candidates given (the studio's jobs) scored
     # above the threshold (MATCH_FALSE_ALARM); ``metric`` is then that candidate's agreement.
     matched: bool = False
-    step: float = 0.0  # the lattice step it was read at (one of STEPS)
 
     def to_dict(self) -> dict[str, object]:
         """``kadr verify --json``'s object: found and payload, and ``"matched": true`` when the payload was matched."""
@@ -465,10 +464,6 @@ class WatermarkEmbedder:
         self.width, self.height = int(width), int(height)
         self._grid, self._response = _response(self.width, self.height)
         self._bits = _codeword(payload)
-        self._restart()
-
-    def _restart(self) -> None:
-        """Forget the frames marked so far (the next chunk starts a new clip)."""
         self._marked_sum = np.zeros(CODED_BITS, np.float64)  # sum over marked frames of their projections
         self._host_sum = np.zeros(CODED_BITS, np.float64)  # the same before marking
         self._frames = 0
@@ -497,14 +492,12 @@ class WatermarkEmbedder:
         height, width = self.height - self.height % 2, self.width - self.width % 2
         if height < 16 or width < 16:
             return REFERENCE_STEP
-        reference = WatermarkEmbedder(self.payload, self.width, self.height, step=REFERENCE_STEP)
         last = max(0, len(frames) - TRIAL_FRAMES)
         starts = sorted({round(i * last / max(1, TRIALS - 1)) for i in range(TRIALS)})
         clean = [np.ascontiguousarray(frames[s:s + TRIAL_FRAMES, :height, :width]) for s in starts]
-        marked = []
-        for s in starts:
-            marked.append(np.ascontiguousarray(reference.embed(frames[s:s + TRIAL_FRAMES])[:, :height, :width]))
-            reference._restart()  # each trial a clip of its own
+        # Each trial a clip of its own, marked as one.
+        marked = [np.ascontiguousarray(WatermarkEmbedder(self.payload, self.width, self.height, step=REFERENCE_STEP)
+                                       .embed(frames[s:s + TRIAL_FRAMES])[:, :height, :width]) for s in starts]
         decoded = h264_roundtrip(clean + marked)
         worst = 0.0  # the largest error the mark adds at REFERENCE_STEP, relative to the encoder's own
         for sample, plain, carried in zip(clean, decoded[:len(clean)], decoded[len(clean):]):
@@ -573,8 +566,13 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
 # ---- detection --------------------------------------------------------------------------------
 
 
+# The payloads to match against, or a function giving them: called only when nothing decodes (a studio's verify
+# route lists its jobs only for a copy that needs it).
+Candidates = Sequence[WatermarkPayload] | Callable[[], Sequence[WatermarkPayload]]
+
+
 def detect_watermark(frames: np.ndarray | Iterable[np.ndarray],
-                     candidates: Sequence[WatermarkPayload] = ()) -> WatermarkReading:
+                     candidates: Candidates = ()) -> WatermarkReading:
     """Read the mark from uint8 RGB frames (F, H, W, 3), or from an iterable of such chunks; when it cannot be
     decoded, match it against ``candidates`` (see detect_in_luma)."""
     total: np.ndarray | None = None
@@ -592,7 +590,7 @@ def detect_watermark(frames: np.ndarray | Iterable[np.ndarray],
     return detect_in_luma((total / count).astype(np.float32), candidates)
 
 
-def detect_in_file(path: str | Path, candidates: Sequence[WatermarkPayload] = ()) -> WatermarkReading:
+def detect_in_file(path: str | Path, candidates: Candidates = ()) -> WatermarkReading:
     """Read the mark from a video (MP4, WebM, GIF, ...) or a picture (PNG, JPEG) on disk."""
     return detect_watermark(_decoded_chunks(Path(path)), candidates)
 
@@ -672,11 +670,11 @@ def _best_offset(mean_luma: np.ndarray, vis_w: float, vis_h: float, canon: int =
     means = (sums / (canon * canon)).reshape(len(oy), len(ox), CODED_BITS, CELLS_PER_BIT)
     p = (means * grid.signs).mean(axis=-1)  # (Y, X, K)
     soft = np.stack([_soft_bits(p[inside], grid, step) for step in STEPS])  # (steps, candidates, K)
-    _, metrics = _viterbi(soft.reshape(-1, CODED_BITS))
-    best_step, best = np.unravel_index(int(np.argmax(metrics)), soft.shape[:2])
+    _, metrics = _viterbi(soft.reshape(-1, CODED_BITS))  # (steps * candidates,)
+    top = int(np.argmax(metrics))
+    best_step, best = divmod(top, soft.shape[1])
     iy, ix = np.argwhere(inside)[best]
-    return _Candidate(float(metrics.reshape(soft.shape[:2])[best_step, best]), vis_w, vis_h, int(ox[ix]), int(oy[iy]),
-                      canon, p[iy, ix], grid, STEPS[best_step])
+    return _Candidate(float(metrics[top]), vis_w, vis_h, int(ox[ix]), int(oy[iy]), canon, p[iy, ix], grid, STEPS[best_step])
 
 
 def _refined(mean_luma: np.ndarray, start: _Candidate, span: float, step: float, canon: int = CANON,
@@ -749,7 +747,7 @@ def _readings(mean_luma: np.ndarray) -> Iterator[tuple[_Candidate, bool]]:
         yield c, rank == 0
 
 
-def detect_in_luma(mean_luma: np.ndarray, candidates: Sequence[WatermarkPayload] = ()) -> WatermarkReading:
+def detect_in_luma(mean_luma: np.ndarray, candidates: Candidates = ()) -> WatermarkReading:
     """Read the payload from a clip's mean luma (H, W): as the frame is, else at the crop a search finds.
 
     When no reading decodes and ``candidates`` are given (the payloads of the jobs a studio made), each candidate's
@@ -768,7 +766,7 @@ def detect_in_luma(mean_luma: np.ndarray, candidates: Sequence[WatermarkPayload]
                 return last
     if last is None:
         raise ValueError(f"detect_watermark: a frame of {mean_luma.shape[1]}x{mean_luma.shape[0]} is too small to carry the mark")
-    return _match(read, list(candidates)) or last
+    return _match(read, list(candidates() if callable(candidates) else candidates)) or last
 
 
 def match_threshold(candidates: int, crops: int) -> float:
@@ -783,22 +781,16 @@ def _match(read: list[_Candidate], candidates: list[WatermarkPayload]) -> Waterm
         return None
     signs = codeword_signs(candidates)  # (N, K)
     # Every step at every crop is a test: a faint mark may read best at another step than its own.
-    threshold = match_threshold(len(candidates), len(read) * len(STEPS))
-    best: tuple[float, int, _Candidate, float, np.ndarray] | None = None
-    for crop in read:
-        for step in STEPS:
-            soft = _soft_bits(crop.projections, crop.grid, step)  # (K,)
-            # For soft bits unrelated to a code word, sum(sign * soft) has mean 0 and variance sum(soft^2).
-            scores = (signs @ soft) / max(float(np.sqrt(np.sum(soft ** 2))), 1e-9)  # (N,) in standard deviations
-            i = int(np.argmax(scores))
-            if best is None or scores[i] > best[0]:
-                best = (float(scores[i]), i, crop, step, soft)
-    score, i, crop, step, soft = best  # type: ignore[misc]
-    if score < threshold:
+    tests = [(crop, step) for crop in read for step in STEPS]
+    soft = np.stack([_soft_bits(crop.projections, crop.grid, step) for crop, step in tests])  # (tests, K)
+    # For soft bits unrelated to a code word, sum(sign * soft) has mean 0 and variance sum(soft^2).
+    scores = (soft @ signs.T) / np.maximum(np.sqrt(np.sum(soft ** 2, axis=1, keepdims=True)), 1e-9)  # (tests, N) in sigma
+    t, i = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    if scores[t, i] < match_threshold(len(candidates), len(tests)):
         return None
-    agreement = float(np.mean(signs[i] * soft))
-    return WatermarkReading(found=True, payload=candidates[i], metric=round(agreement, 4), bits=(soft < 0).astype(np.uint8),
-                            crop=_crop_of(crop), matched=True, step=step)
+    agreement = float(np.mean(signs[i] * soft[t]))
+    return WatermarkReading(found=True, payload=candidates[i], metric=round(agreement, 4), bits=(soft[t] < 0).astype(np.uint8),
+                            crop=_crop_of(tests[t][0]), matched=True)
 
 
 def _soft_bits(projections: np.ndarray, grid: _Grid, step: float) -> np.ndarray:
@@ -813,7 +805,7 @@ def _decode(candidate: _Candidate) -> WatermarkReading:
     agreement = float(metric[0])
     payload = _payload_of(bits[0])
     return WatermarkReading(found=payload is not None, payload=payload, metric=round(agreement, 4),
-                            bits=(soft < 0).astype(np.uint8), crop=_crop_of(candidate), step=candidate.step)
+                            bits=(soft < 0).astype(np.uint8), crop=_crop_of(candidate))
 
 
 def _crop_of(candidate: _Candidate) -> tuple[float, float, float, float]:
